@@ -1,0 +1,27 @@
+"""ResNet-24: B=3,5,3, C=64,128,256, F=3, K=1, global pool. 4,918,602 trainable parameters.
+
+Source: the course project's best design, reported at 95.01% CIFAR-10 test accuracy with SGD
+(momentum 0.9, weight decay 5e-4, learning rate 0.01 as its source states), cosine decay, crop +
+flip + cutout (one 8x8 hole), 200 epochs at batch 128.
+  python launch.py --config configs/resnet24.py --workdir runs/resnet24
+"""
+
+from configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.model.blocks = (3, 5, 3)
+  config.model.channels = (64, 128, 256)
+  config.model.conv_kernel = 3
+  config.model.skip_kernel = 1
+  config.model.pool = 0
+  config.augment.cutout = 8
+  config.optimizer.name = 'sgd'
+  config.optimizer.learning_rate = 0.01
+  config.optimizer.momentum = 0.9
+  config.optimizer.weight_decay = 5e-4
+  config.optimizer.schedule = 'cosine'
+  config.batch_size = 128
+  config.num_epochs = 200
+  return config

@@ -1,0 +1,27 @@
+"""N=4, C1=50: B=5,3,2,1, C=50,100,200,400, F=3, K=1, P=4. 4,257,260 trainable parameters.
+
+Its source says "4.9M" parameters, but its stated hyper-parameters give 4,257,260 (counted
+by `--mode=summary`); this config follows the stated hyper-parameters. Recipe as its source
+gives it: Adam (learning rate 1e-3) with cosine decay, batch 100, 50 epochs, crop + flip.
+The source's accuracy figure is not recorded with this design.
+  python launch.py --config configs/resnet24_c50.py --workdir runs/resnet24_c50
+"""
+
+from configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.model.blocks = (5, 3, 2, 1)
+  config.model.channels = (50, 100, 200, 400)
+  config.model.conv_kernel = 3
+  config.model.skip_kernel = 1
+  config.model.pool = 4
+  config.optimizer.name = 'adam'
+  config.optimizer.learning_rate = 1e-3
+  config.optimizer.weight_decay = 0.0
+  config.optimizer.schedule = 'cosine'
+  config.batch_size = 100
+  config.eval_batch_size = 500
+  config.num_epochs = 50
+  return config

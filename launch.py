@@ -1,0 +1,70 @@
+"""Trains, evaluates or summarizes a CIFAR-10 ResNet described by an ml_collections config.
+
+  python launch.py --config configs/resnet24.py --workdir runs/resnet24
+  python launch.py --config configs/resnet24.py --workdir runs/resnet24 --mode=eval
+  python launch.py --config configs/resnet24.py --mode=summary --config.model.channels=32,64,128
+
+Running the same train command again resumes from the newest checkpoint in the workdir.
+"""
+
+import json
+import os
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py).',
+                                lock_config=True)
+flags.DEFINE_string('workdir', None, 'Directory for checkpoints and TensorBoard summaries.')
+flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary'],
+                  'train: train and evaluate, resuming if possible; eval: test metrics of the '
+                  'newest checkpoint; summary: layer table and parameter count (reads no data).')
+
+
+def parse_flags(argv):
+  """absl flag parsing, with a user's mistake reported as one line instead of a traceback."""
+  try:
+    return FLAGS(argv)
+  except Exception as e:  # Bad flags, unknown config keys, uncastable override values.
+    message = str(e).replace('\n', ' ').strip("'\" ")
+    print(f'error: {message}', file=sys.stderr)
+    sys.exit(2)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  import tensorflow as tf  # Heavy imports after flag parsing keep --help fast.
+  tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
+  from resnet_jax import models, train, validation
+
+  # Orbax logs every save step by step at INFO; keep its warnings, drop the chatter.
+  logging.get_absl_logger().addFilter(
+      lambda record: (record.levelno >= logging.converter.STANDARD_WARNING
+                      or '/orbax/' not in record.pathname))
+  config = FLAGS.config
+  if config is None:
+    raise app.UsageError('--config is required, e.g. --config configs/resnet24.py')
+  try:
+    if FLAGS.mode == 'summary':
+      count = validation.check_model(config.model)
+      print(models.layer_table(models.create_model(config.model)))
+      print(f'Trainable parameters: {count:,}')
+      return
+    if not FLAGS.workdir:
+      raise validation.ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
+    if FLAGS.mode == 'train':
+      train.train_and_evaluate(config, FLAGS.workdir)
+    else:
+      print(json.dumps(train.evaluate_checkpoint(config, FLAGS.workdir), indent=2))
+  except validation.ConfigError as e:
+    logging.flush()
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,186 @@
+"""CIFAR-10 from tfds or a local copy, into seeded, augmented, normalized batches.
+
+Every source is read into memory as uint8 images and int labels (this process's share only),
+then fed through one tf.data pipeline. Data order and augmentation are functions of
+(seed, process, epoch, position), so a run restarted at a given step sees the same batches.
+"""
+
+import os
+import pickle
+from typing import Iterator
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from resnet_jax.validation import ConfigError
+
+CLASS_NAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse',
+               'ship', 'truck')
+MEAN = (0.4914, 0.4822, 0.4465)
+STD = (0.2470, 0.2435, 0.2616)
+_PYTHON_FILES = {'train': [f'data_batch_{i}' for i in range(1, 6)], 'test': ['test_batch']}
+_LAYOUTS = ('an official cifar-10-batches-py folder (data_batch_1..5, test_batch) or an image '
+            'folder with train/<class>/* and test/<class>/*')
+
+
+def load_split(data_config, split: str, *, process_index: int = 0, process_count: int = 1):
+  """This process's share of `split` ('train' or 'test') as (uint8 NHWC images, labels)."""
+  if data_config.dir:
+    images, labels = _load_local(os.path.expanduser(data_config.dir), split)
+    images, labels = images[process_index::process_count], labels[process_index::process_count]
+  else:
+    images, labels = _load_tfds(split, process_index, process_count)
+  if len(images) == 0:
+    raise ConfigError(f'the {split} split of {data_config.dir or "tfds cifar10"} has no images '
+                      f'for process {process_index} of {process_count}')
+  return images, labels.astype(np.int32)
+
+
+def _load_tfds(split, process_index, process_count):
+  process_split = tfds.split_for_jax_process(split, process_index=process_index,
+                                             process_count=process_count)
+  try:
+    data = tfds.load('cifar10', split=process_split, as_supervised=True)
+  except Exception as e:  # Offline machines fail in many ways inside tfds' downloader.
+    raise ConfigError(
+        f'could not load CIFAR-10 from tfds ({type(e).__name__}: {str(e).splitlines()[0][:200]}).'
+        f' Without internet, point --config.data.dir at a local copy: {_LAYOUTS}') from None
+  return _to_numpy(data)
+
+
+def _to_numpy(data: tf.data.Dataset):
+  """All (image, label) pairs of a finite dataset as two arrays (its size need not be known)."""
+  chunks = list(data.batch(4096).as_numpy_iterator())
+  return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+
+
+def _load_local(root, split):
+  if not os.path.isdir(root):
+    raise ConfigError(f'config.data.dir={root!r} is not a folder; expected {_LAYOUTS}')
+  if os.path.exists(os.path.join(root, 'test_batch')):
+    return _load_python_batches(root, split)
+  if os.path.isdir(os.path.join(root, 'train')) and os.path.isdir(os.path.join(root, 'test')):
+    return _load_image_folder(root, split)
+  raise ConfigError(f'config.data.dir={root!r} holds neither layout; expected {_LAYOUTS}')
+
+
+def _load_python_batches(root, split):
+  images, labels = [], []
+  for name in _PYTHON_FILES[split]:
+    path = os.path.join(root, name)
+    if not os.path.exists(path):
+      raise ConfigError(f'{path} is missing; a cifar-10-batches-py folder holds '
+                        f'{", ".join(sum(_PYTHON_FILES.values(), []))}')
+    try:
+      with open(path, 'rb') as f:
+        batch = pickle.load(f, encoding='bytes')
+      data = np.asarray(batch[b'data'], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+      images.append(data)
+      labels.append(np.asarray(batch[b'labels'], np.int64))
+    except Exception as e:
+      raise ConfigError(f'{path} is not a CIFAR-10 python batch ({type(e).__name__}: {e})'
+                        ) from None
+  return _checked(np.concatenate(images), np.concatenate(labels), root)
+
+
+def _load_image_folder(root, split):
+  classes = sorted(os.listdir(os.path.join(root, split)))
+  if tuple(classes) != CLASS_NAMES:
+    raise ConfigError(f'{os.path.join(root, split)} has class folders {classes}; expected the '
+                      f'ten CIFAR-10 classes {list(CLASS_NAMES)}')
+  builder = tfds.folder_dataset.ImageFolder(root)
+  try:
+    images, labels = _to_numpy(builder.as_dataset(split=split, as_supervised=True,
+                                                  shuffle_files=False))
+  except Exception as e:
+    raise ConfigError(f'could not read the images under {os.path.join(root, split)} '
+                      f'({type(e).__name__}: {str(e).splitlines()[0][:200]}); every image must '
+                      'be a 32x32 RGB picture') from None
+  return _checked(images, labels, root)
+
+
+def _checked(images, labels, root):
+  if images.shape[1:] != (32, 32, 3) or len(images) != len(labels):
+    raise ConfigError(f'{root}: images have shape {images.shape[1:]}; expected 32x32x3')
+  if labels.size and (labels.min() < 0 or labels.max() >= len(CLASS_NAMES)):
+    raise ConfigError(f'{root}: labels range over [{labels.min()}, {labels.max()}]; expected '
+                      f'0..{len(CLASS_NAMES) - 1}')
+  return images, labels
+
+
+def normalize(image):
+  """uint8 or float pixels in [0, 255] to float32 standardized with CIFAR-10's mean and std."""
+  return (tf.cast(image, tf.float32) / 255.0 - MEAN) / STD
+
+
+def random_crop(image, seed, padding: int):
+  """A random 32x32 window of the image zero-padded by `padding` pixels on each side."""
+  padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
+  return tf.image.stateless_random_crop(padded, tf.shape(image), seed=seed)
+
+
+def random_flip(image, seed):
+  """The image or its left-right mirror, with equal probability."""
+  return tf.image.stateless_random_flip_left_right(image, seed=seed)
+
+
+def cutout(image, seed, size: int):
+  """Zeroes one size x size square placed uniformly inside the image."""
+  height, width = image.shape[0], image.shape[1]
+  positions = tf.random.stateless_uniform([2], seed) * [height - size + 1, width - size + 1]
+  top, left = tf.unstack(tf.cast(positions, tf.int32))
+  rows = tf.range(height)[:, None]
+  cols = tf.range(width)[None, :]
+  hole = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
+  return tf.where(hole[:, :, None], tf.zeros_like(image), image)
+
+
+def augment(image, seed, augment_config):
+  """Training augmentation: crop, flip, normalize, then cutout (holes are zero = the mean)."""
+  crop_seed, flip_seed, cutout_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+  if augment_config.crop_padding:
+    image = random_crop(image, crop_seed, augment_config.crop_padding)
+  if augment_config.flip:
+    image = random_flip(image, flip_seed)
+  image = normalize(image)
+  if augment_config.cutout:
+    image = cutout(image, cutout_seed, augment_config.cutout)
+  return image
+
+
+def train_batches(images, labels, *, batch_size: int, augment_config, seed: int,
+                  process_index: int = 0, first_step: int = 0) -> Iterator[dict]:
+  """Endless full batches of augmented training images, starting at step `first_step`.
+
+  Each epoch is a fresh permutation of the data; partial last batches are dropped.
+  """
+  steps_per_epoch = len(images) // batch_size
+  images_t, labels_t = tf.constant(images), tf.constant(labels)
+  process_seed = tf.random.experimental.stateless_fold_in([seed, 0], process_index)
+  epoch, skip = divmod(first_step, steps_per_epoch)
+  while True:
+    order = np.random.default_rng([seed, process_index, epoch]).permutation(len(images))
+    epoch_seed = tf.random.experimental.stateless_fold_in(process_seed, epoch)
+
+    def example(position, index, epoch_seed=epoch_seed):
+      example_seed = tf.random.experimental.stateless_fold_in(epoch_seed, position)
+      return {'image': augment(tf.gather(images_t, index), example_seed, augment_config),
+              'label': tf.gather(labels_t, index)}
+
+    ds = tf.data.Dataset.from_tensor_slices(order[:steps_per_epoch * batch_size]).enumerate()
+    ds = ds.skip(skip * batch_size).map(example, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    yield from ds.as_numpy_iterator()
+    epoch, skip = epoch + 1, 0
+
+
+def eval_batches(images, labels, *, batch_size: int, num_batches: int) -> Iterator[dict]:
+  """Every image exactly once, in `num_batches` batches; padding has mask 0."""
+  pad = num_batches * batch_size - len(images)
+  mask = np.concatenate([np.ones(len(images), np.float32), np.zeros(pad, np.float32)])
+  images = np.concatenate([images, np.zeros((pad, *images.shape[1:]), images.dtype)])
+  labels = np.concatenate([labels, np.zeros(pad, labels.dtype)])
+  ds = tf.data.Dataset.from_tensor_slices({'image': images, 'label': labels, 'mask': mask})
+  ds = ds.batch(batch_size).map(lambda b: {**b, 'image': normalize(b['image'])})
+  return ds.prefetch(tf.data.AUTOTUNE).as_numpy_iterator()

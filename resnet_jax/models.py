@@ -1,0 +1,107 @@
+"""The parameterized CIFAR ResNet (Flax, NHWC) and its trainable-parameter count."""
+
+import functools
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+IMAGE_SHAPE = (32, 32, 3)
+
+
+class BasicBlock(nn.Module):
+  """Two FxF convs with BatchNorm, plus an identity or KxK strided-conv shortcut."""
+  channels: int
+  conv_kernel: int
+  skip_kernel: int
+  strides: int
+  norm: Any
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    conv = functools.partial(nn.Conv, self.channels, use_bias=False, padding='SAME',
+                             dtype=self.dtype)
+    f = (self.conv_kernel, self.conv_kernel)
+    y = nn.relu(self.norm()(conv(f, strides=self.strides)(x)))
+    y = self.norm()(conv(f)(y))
+    shortcut = x
+    if self.strides != 1 or x.shape[-1] != self.channels:
+      k = (self.skip_kernel, self.skip_kernel)
+      shortcut = self.norm(name='shortcut_norm')(
+          conv(k, strides=self.strides, name='shortcut_conv')(x))
+    return nn.relu(y + shortcut)
+
+
+class ResNet(nn.Module):
+  """Stem, N residual layers of B_i blocks of width C_i, average pool P, Dense.
+
+  `pool` 0 means global average pooling; otherwise a PxP window with stride P.
+  """
+  blocks: Sequence[int]
+  channels: Sequence[int]
+  conv_kernels: Sequence[int]
+  skip_kernels: Sequence[int]
+  pool: int = 0
+  num_classes: int = 10
+  bn_axis_name: str | None = None
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9,
+                             epsilon=1e-5, axis_name=self.bn_axis_name if train else None,
+                             dtype=self.dtype)
+    x = x.astype(self.dtype)
+    x = nn.Conv(self.channels[0], (3, 3), use_bias=False, padding='SAME', dtype=self.dtype,
+                name='stem_conv')(x)
+    x = nn.relu(norm(name='stem_norm')(x))
+    for i, (num_blocks, width) in enumerate(zip(self.blocks, self.channels)):
+      for j in range(num_blocks):
+        x = BasicBlock(width, self.conv_kernels[i], self.skip_kernels[i],
+                       strides=2 if i > 0 and j == 0 else 1, norm=norm, dtype=self.dtype,
+                       name=f'layer{i + 1}_block{j + 1}')(x)
+    if self.pool:
+      x = nn.avg_pool(x, (self.pool, self.pool), strides=(self.pool, self.pool))
+      x = x.reshape(x.shape[0], -1)
+    else:
+      x = jnp.mean(x, axis=(1, 2))
+    return nn.Dense(self.num_classes, dtype=self.dtype, name='head')(x).astype(jnp.float32)
+
+
+def per_layer(value, num_layers: int) -> tuple[int, ...]:
+  """An int, or one int per layer, as a tuple of one int per layer."""
+  return tuple(value) if isinstance(value, (tuple, list)) else (value,) * num_layers
+
+
+def create_model(model_config, *, bn_axis_name=None, dtype=jnp.float32) -> ResNet:
+  """The ResNet that `config.model` describes (validate it first: `design.check_model`)."""
+  n = len(model_config.blocks)
+  return ResNet(blocks=tuple(model_config.blocks), channels=tuple(model_config.channels),
+                conv_kernels=per_layer(model_config.conv_kernel, n),
+                skip_kernels=per_layer(model_config.skip_kernel, n), pool=model_config.pool,
+                num_classes=model_config.num_classes, bn_axis_name=bn_axis_name, dtype=dtype)
+
+
+def abstract_variables(model: ResNet):
+  """Shapes and dtypes of the model's variables, computed without running it."""
+  x = jax.ShapeDtypeStruct((1, *IMAGE_SHAPE), jnp.float32)
+  return jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros(x.shape, x.dtype)))
+
+
+def count_params(params) -> int:
+  """Number of scalars in a parameter tree (arrays or shape structs)."""
+  return int(sum(np.prod(p.shape) for p in jax.tree.leaves(params)))
+
+
+def trainable_params(model: ResNet) -> int:
+  """Trainable parameters: conv kernels, BN scales and biases, Dense kernel and bias."""
+  return count_params(abstract_variables(model)['params'])
+
+
+def layer_table(model: ResNet) -> str:
+  """Flax's table of the model's layers, output shapes and parameters."""
+  return model.tabulate(jax.random.key(0), jnp.zeros((1, *IMAGE_SHAPE)), train=False,
+                        depth=2, console_kwargs={'width': 120, 'force_terminal': False})

@@ -1,0 +1,113 @@
+"""Checks of a config before any work starts, and the error a user's mistake raises."""
+
+import math
+
+from resnet_jax import models, optim
+
+
+class ConfigError(ValueError):
+  """A mistake in the config, flags or data: reported as one line, without a traceback."""
+
+
+def _is_int(value) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive_ints(name, value, length=None) -> tuple[int, ...]:
+  values = tuple(value) if isinstance(value, (tuple, list)) else None
+  if not values or not all(_is_int(v) and v > 0 for v in values):
+    raise ConfigError(f'{name}={value!r}: expected a non-empty list of positive integers')
+  if length is not None and len(values) != length:
+    raise ConfigError(f'{name}={value!r} has {len(values)} entries; it needs one per residual '
+                      f'layer, {length} (the length of config.model.blocks)')
+  return values
+
+
+def _kernels(name, value, num_layers) -> None:
+  if _is_int(value):
+    if value <= 0:
+      raise ConfigError(f'{name}={value!r}: a kernel size must be a positive integer')
+  else:
+    _positive_ints(name, value, num_layers)
+
+
+def check_model(model_config) -> int:
+  """Validates `config.model`; returns its trainable parameter count."""
+  blocks = _positive_ints('config.model.blocks', model_config.blocks)
+  n = len(blocks)
+  _positive_ints('config.model.channels', model_config.channels, n)
+  _kernels('config.model.conv_kernel', model_config.conv_kernel, n)
+  _kernels('config.model.skip_kernel', model_config.skip_kernel, n)
+  final_size = math.ceil(models.IMAGE_SHAPE[0] / 2 ** (n - 1))
+  pool = model_config.pool
+  if not _is_int(pool) or not 0 <= pool <= final_size:
+    raise ConfigError(f'config.model.pool={pool!r}: with {n} residual layers the last feature '
+                      f'map is {final_size}x{final_size}, so the pool size must be an integer '
+                      f'from 1 to {final_size}, or 0 for global average pooling')
+  if not _is_int(model_config.num_classes) or model_config.num_classes < 2:
+    raise ConfigError(f'config.model.num_classes={model_config.num_classes!r}: must be >= 2')
+  budget = model_config.max_params
+  if not _is_int(budget) or budget < 0:
+    raise ConfigError(f'config.model.max_params={budget!r}: must be an integer >= 0 '
+                      '(0 turns the budget check off)')
+  count = models.trainable_params(models.create_model(model_config))
+  if budget and count > budget:
+    raise ConfigError(f'this design has {count:,} trainable parameters, over the budget of '
+                      f'{budget:,} (config.model.max_params); make it smaller, or raise '
+                      'config.model.max_params (0 turns the check off)')
+  return count
+
+
+def check_positive(config, *names, allow_zero=()) -> None:
+  """Each dotted `names` entry of `config` must be a number > 0 (>= 0 if in allow_zero)."""
+  for name in names + tuple(allow_zero):
+    value = config
+    for part in name.split('.'):
+      value = value[part]
+    lowest = 0 if name in allow_zero else None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        value >= 0 if lowest == 0 else value > 0)
+    if not ok:
+      allowed = '>= 0' if lowest == 0 else '> 0'
+      raise ConfigError(f'config.{name}={value!r}: must be a number {allowed}')
+
+
+def check_choice(name, value, allowed) -> None:
+  if value not in allowed:
+    raise ConfigError(f'config.{name}={value!r}: expected one of {", ".join(allowed)}')
+
+
+def check_divisible(name, value, num_devices) -> None:
+  if value % num_devices:
+    raise ConfigError(f'config.{name}={value} does not divide evenly over the {num_devices} '
+                      f'devices; use a multiple of {num_devices}')
+
+
+def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
+  """Everything checkable before data is read; returns the trainable parameter count."""
+  count = check_model(config.model)
+  check_positive(config, 'batch_size', 'eval_batch_size', 'num_epochs', 'log_every_steps',
+                 'eval_every_epochs', 'checkpoint_every_epochs', 'keep_checkpoints',
+                 'optimizer.learning_rate',
+                 allow_zero=('optimizer.momentum', 'optimizer.weight_decay',
+                             'optimizer.warmup_epochs', 'label_smoothing',
+                             'augment.crop_padding', 'augment.cutout'))
+  for name in ('batch_size', 'eval_batch_size', 'num_epochs', 'log_every_steps',
+               'eval_every_epochs', 'checkpoint_every_epochs', 'keep_checkpoints',
+               'augment.crop_padding', 'augment.cutout', 'seed'):
+    value = config
+    for part in name.split('.'):
+      value = value[part]
+    if not _is_int(value):
+      raise ConfigError(f'config.{name}={value!r}: must be an integer')
+  check_choice('optimizer.name', config.optimizer.name, optim.OPTIMIZERS)
+  check_choice('optimizer.schedule', config.optimizer.schedule, optim.SCHEDULES)
+  if not config.label_smoothing < 1:
+    raise ConfigError(f'config.label_smoothing={config.label_smoothing!r}: must be in [0, 1)')
+  if config.augment.cutout > models.IMAGE_SHAPE[0]:
+    raise ConfigError(f'config.augment.cutout={config.augment.cutout}: the hole must fit in '
+                      f'the {models.IMAGE_SHAPE[0]}x{models.IMAGE_SHAPE[1]} image')
+  check_divisible('batch_size', config.batch_size, num_devices)
+  check_divisible('eval_batch_size', config.eval_batch_size, num_devices)
+  check_divisible('batch_size', config.batch_size, process_count)
+  return count

@@ -1,0 +1,34 @@
+"""Shared test helpers: a tiny config and the location of the real CIFAR-10 subset."""
+
+import os
+import pathlib
+
+import pytest
+
+from configs import default
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+REAL_SUBSET = pathlib.Path(os.environ.get('RESNET_JAX_SHARED_DATA', ROOT.parent / 'shared' / 'data')
+                           ) / 'cifar10_real'
+
+
+def tiny_config(**overrides):
+  """The default config with a model small enough for CPU tests."""
+  config = default.get_config()
+  config.model.blocks = (1, 1)
+  config.model.channels = (4, 8)
+  config.batch_size = 8
+  config.eval_batch_size = 8
+  config.num_epochs = 1
+  config.log_every_steps = 2
+  config.optimizer.learning_rate = 0.05
+  config.update_from_flattened_dict(overrides)
+  return config
+
+
+@pytest.fixture
+def real_subset():
+  if not (REAL_SUBSET / 'test_batch').exists():
+    pytest.skip(f'the real CIFAR-10 subset is not at {REAL_SUBSET} '
+                '(set RESNET_JAX_SHARED_DATA to the folder holding cifar10_real/)')
+  return REAL_SUBSET

@@ -1,0 +1,154 @@
+"""Augmentation properties, deterministic batching, full evaluation, and the local readers."""
+
+import itertools
+
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from resnet_jax import input_pipeline as ip
+from resnet_jax.validation import ConfigError
+
+SEEDS = [tf.constant([7, i], tf.int64) for i in range(40)]
+
+
+def test_random_crop_is_a_shifted_window_with_zero_fill():
+  image = tf.random.uniform((32, 32, 3), 1, 256, tf.int32)
+  padded = np.pad(image.numpy(), ((4, 4), (4, 4), (0, 0)))
+  offsets = set()
+  for seed in SEEDS:
+    crop = ip.random_crop(image, seed, 4).numpy()
+    assert crop.shape == (32, 32, 3)
+    matches = [(dy, dx) for dy in range(9) for dx in range(9)
+               if np.array_equal(crop, padded[dy:dy + 32, dx:dx + 32])]
+    assert len(matches) == 1
+    offsets.add(matches[0])
+  assert len(offsets) > 10  # Offsets vary with the seed, zero-filled borders included.
+  assert any(0 in o or 8 in o for o in offsets)
+
+
+def test_flip_is_a_mirror_or_nothing():
+  image = tf.random.uniform((32, 32, 3), 0, 256, tf.int32)
+  outcomes = set()
+  for seed in SEEDS:
+    out = ip.random_flip(image, seed).numpy()
+    if np.array_equal(out, image.numpy()):
+      outcomes.add('same')
+    else:
+      np.testing.assert_array_equal(out, image.numpy()[:, ::-1])
+      outcomes.add('mirror')
+  assert outcomes == {'same', 'mirror'}
+
+
+@pytest.mark.parametrize('size', [1, 8, 16])
+def test_cutout_zeroes_exactly_one_square(size):
+  image = tf.ones((32, 32, 3))
+  for seed in SEEDS[:10]:
+    out = ip.cutout(image, seed, size).numpy()
+    assert out.shape == (32, 32, 3)
+    zero_rows, zero_cols = np.nonzero(out[:, :, 0] == 0)
+    assert len(zero_rows) == size * size
+    assert zero_rows.max() - zero_rows.min() == size - 1
+    assert zero_cols.max() - zero_cols.min() == size - 1
+    assert np.all(out[:, :, 0] == out[:, :, 2])  # The hole goes through every channel.
+
+
+def augment_config(**kwargs):
+  return ml_collections.ConfigDict({'crop_padding': 4, 'flip': True, 'cutout': 0} | kwargs)
+
+
+def test_augment_keeps_shape_and_normalizes():
+  image = tf.fill((32, 32, 3), tf.constant(128, tf.uint8))
+  out = ip.augment(image, SEEDS[0], augment_config(crop_padding=0, cutout=8))
+  assert out.shape == (32, 32, 3) and out.dtype == tf.float32
+  expected = (128 / 255 - np.array(ip.MEAN)) / np.array(ip.STD)
+  values = out.numpy().reshape(-1, 3)
+  assert np.sum(np.all(values == 0, axis=1)) == 64
+  np.testing.assert_allclose(values[np.any(values != 0, axis=1)][0], expected, rtol=1e-5)
+
+
+def fake_data(n=40):
+  rng = np.random.default_rng(0)
+  return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), np.arange(n, dtype=np.int32) % 10
+
+
+def take(iterator, n):
+  return list(itertools.islice(iterator, n))
+
+
+def test_train_batches_are_seeded_full_and_resumable():
+  images, labels = fake_data()
+  kwargs = dict(batch_size=8, augment_config=augment_config(), seed=3)
+  run = take(ip.train_batches(images, labels, **kwargs), 12)
+  again = take(ip.train_batches(images, labels, **kwargs), 12)
+  resumed = take(ip.train_batches(images, labels, first_step=7, **kwargs), 5)
+  other_seed = take(ip.train_batches(images, labels, **kwargs | {'seed': 4}), 1)
+  assert all(b['image'].shape == (8, 32, 32, 3) for b in run)
+  for a, b in zip(run, again):
+    np.testing.assert_array_equal(a['image'], b['image'])
+  for a, b in zip(run[7:], resumed):
+    np.testing.assert_array_equal(a['image'], b['image'])
+    np.testing.assert_array_equal(a['label'], b['label'])
+  epoch1 = np.concatenate([b['label'] for b in run[:5]])
+  epoch2 = np.concatenate([b['label'] for b in run[5:10]])
+  assert sorted(epoch1) == sorted(labels) and not np.array_equal(epoch1, epoch2)
+  assert not np.array_equal(run[0]['label'], other_seed[0]['label'])
+
+
+def test_eval_sees_every_image_exactly_once():
+  images, labels = fake_data(21)
+  batches = list(ip.eval_batches(images, labels, batch_size=8, num_batches=3))
+  assert [b['image'].shape[0] for b in batches] == [8, 8, 8]
+  mask = np.concatenate([b['mask'] for b in batches])
+  assert mask.sum() == 21 and mask[:21].all()
+  np.testing.assert_array_equal(np.concatenate([b['label'] for b in batches])[:21], labels)
+  np.testing.assert_allclose(batches[0]['image'][0], ip.normalize(images[0]).numpy(), rtol=1e-6)
+
+
+def data_config(path):
+  return ml_collections.ConfigDict({'dir': str(path)})
+
+
+def test_python_batches_reader_on_the_real_subset(real_subset):
+  images, labels = ip.load_split(data_config(real_subset), 'test')
+  assert images.shape == (1017, 32, 32, 3) and images.dtype == np.uint8
+  assert np.bincount(labels).tolist() == [105, 93, 100, 104, 92, 87, 114, 102, 110, 110]
+  first, first_labels = ip.load_split(data_config(real_subset), 'test', process_index=0,
+                                      process_count=2)
+  second, _ = ip.load_split(data_config(real_subset), 'test', process_index=1, process_count=2)
+  assert len(first) + len(second) == 1017
+  np.testing.assert_array_equal(first, images[0::2])
+  np.testing.assert_array_equal(first_labels, labels[0::2])
+
+
+def write_image_folder(root, classes=ip.CLASS_NAMES, per_class=2, size=32):
+  rng = np.random.default_rng(1)
+  for split in ('train', 'test'):
+    for name in classes:
+      (root / split / name).mkdir(parents=True)
+      for i in range(per_class):
+        pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        tf.io.write_file(str(root / split / name / f'{i}.png'), tf.io.encode_png(pixels))
+
+
+def test_image_folder_reader(tmp_path):
+  write_image_folder(tmp_path)
+  images, labels = ip.load_split(data_config(tmp_path), 'train')
+  assert images.shape == (20, 32, 32, 3)
+  assert sorted(labels.tolist()) == sorted(list(range(10)) * 2)
+  some_file = tmp_path / 'train' / 'cat' / '0.png'
+  decoded = tf.io.decode_png(tf.io.read_file(str(some_file))).numpy()
+  assert labels[[np.array_equal(x, decoded) for x in images].index(True)] == 3
+
+
+@pytest.mark.parametrize('make,expected', [
+    (lambda root: root / 'missing', 'is not a folder'),
+    (lambda root: root, 'holds neither layout'),
+    (lambda root: (write_image_folder(root, classes=('cats', 'dogs'), per_class=1), root)[1],
+     "expected the ten CIFAR-10 classes"),
+    (lambda root: (write_image_folder(root, per_class=1, size=16), root)[1], 'expected 32x32x3'),
+])
+def test_bad_local_copies_are_refused(tmp_path, make, expected):
+  with pytest.raises(ConfigError, match=expected):
+    ip.load_split(data_config(make(tmp_path)), 'train')
