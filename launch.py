@@ -39,7 +39,7 @@ def main(argv):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   import tensorflow as tf  # Heavy imports after flag parsing keep --help fast.
   tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
-  from resnet_jax import models, train, validation
+  from resnet_jax import models, preemption, train, validation
 
   # Orbax logs every save step by step at INFO; keep its warnings, drop the chatter.
   logging.get_absl_logger().addFilter(
@@ -61,9 +61,14 @@ def main(argv):
     else:
       print(json.dumps(train.evaluate_checkpoint(config, FLAGS.workdir), indent=2))
   except validation.ConfigError as e:
-    logging.flush()
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
+  except train.NonFiniteLoss as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
+  except preemption.Preempted as e:
+    print(e, file=sys.stderr)
+    sys.exit(e.exit_code)
 
 
 if __name__ == '__main__':

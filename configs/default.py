@@ -48,5 +48,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.log_every_steps = 100
   config.eval_every_epochs = 1
   config.checkpoint_every_epochs = 1
+  config.checkpoint_every_steps = 0  # Also checkpoint every this many steps; 0 = off.
   config.keep_checkpoints = 3
+  config.nonfinite_loss = 'stop'  # stop | skip: what a NaN/inf loss or gradient does.
   return config

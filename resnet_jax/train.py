@@ -1,6 +1,9 @@
 """Train state, the data-parallel train and eval steps, and the train / evaluate loops."""
 
+import contextlib
 import functools
+import os
+import signal
 import time
 from typing import Any
 
@@ -14,7 +17,8 @@ from clu import metric_writers, metrics, periodic_actions
 from flax.training import train_state
 from jax.experimental import multihost_utils
 
-from resnet_jax import checkpoints, input_pipeline, models, optim, parallel, validation
+from resnet_jax import (checkpoints, input_pipeline, models, optim, parallel, preemption,
+                        validation, workdir_lock)
 from resnet_jax.parallel import AXIS
 
 
@@ -62,8 +66,14 @@ def cross_entropy(logits, labels, label_smoothing: float = 0.0):
   return optax.softmax_cross_entropy(logits, targets)
 
 
+class NonFiniteLoss(Exception):
+  """The loss became NaN or infinite; the run stopped without saving."""
+
+
 def train_step(state: TrainState, batch, *, learning_rate_fn, label_smoothing: float):
   """One SGD step on this device's slice of the global batch (run under `data_parallel`).
+
+  Returns the new state, the step's metrics, and whether its loss and update were finite.
 
   The loss is the mean over the global batch; since the parameters are replicated, JAX sums
   their gradients over devices, so every replica applies the same global-batch update.
@@ -80,7 +90,13 @@ def train_step(state: TrainState, batch, *, learning_rate_fn, label_smoothing: f
   accuracy = jax.lax.pmean(jnp.mean(jnp.argmax(logits, -1) == batch['label']), AXIS)
   step_metrics = TrainMetrics.single_from_model_output(
       loss=loss, accuracy=accuracy, learning_rate=learning_rate_fn(state.step))
-  return state.apply_gradients(grads=grads, batch_stats=batch_stats), step_metrics
+  # A non-finite loss or update never reaches the state: the step is skipped and reported.
+  updated = state.apply_gradients(grads=grads, batch_stats=batch_stats)
+  finite = jnp.isfinite(loss) & jnp.all(jnp.array(
+      [jnp.isfinite(x).all() for x in jax.tree.leaves((updated.params, updated.batch_stats))]))
+  skipped = state.replace(step=state.step + 1)
+  new_state = jax.tree.map(lambda u, s: jnp.where(finite, u, s), updated, skipped)
+  return new_state, step_metrics, finite
 
 
 def eval_step(state: TrainState, batch) -> EvalMetrics:
@@ -173,10 +189,21 @@ def eval_summary(eval_metrics: EvalMetrics) -> dict[str, Any]:
 
 
 def train_and_evaluate(config, workdir: str) -> TrainState:
-  """Trains (resuming from the newest checkpoint in `workdir`), evaluates, checkpoints."""
+  """Trains (resuming from the newest checkpoint in `workdir`), evaluates, checkpoints.
+
+  Raises `preemption.Preempted` after checkpointing on SIGTERM / SIGINT, and `NonFiniteLoss`
+  (saving nothing more) on a non-finite loss unless `config.nonfinite_loss == 'skip'`.
+  """
   mesh = parallel.make_mesh()
   validation.check_config(config, num_devices=mesh.size, process_count=jax.process_count())
   trainer = Trainer(config, mesh)
+  lock = (workdir_lock.exclusive(workdir) if jax.process_index() == 0
+          else contextlib.nullcontext())
+  with lock, preemption.StopRequest() as stop:
+    return _train(config, workdir, trainer, stop)
+
+
+def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest) -> TrainState:
   writer = metric_writers.create_default_writer(workdir, just_logging=jax.process_index() > 0)
   writer.write_hparams(config.to_dict() | {'model': str(config.model.to_dict())})
   manager = checkpoints.create_manager(workdir, config.keep_checkpoints)
@@ -194,15 +221,32 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
 
   logging.info('Training %d steps (%d epochs of %d steps, global batch %d) on %d devices.',
                trainer.num_steps - first_step, config.num_epochs, trainer.steps_per_epoch,
-               config.batch_size, mesh.size)
+               config.batch_size, trainer.mesh.size)
   report_progress = periodic_actions.ReportProgress(num_train_steps=trainer.num_steps,
                                                     writer=writer, every_secs=30)
   batches = trainer.train_batches(first_step)
+  unchecked = []  # (step, finite flag) not yet read back, so the host never waits on a step.
+
+  def check_finite():
+    for bad_step, finite in unchecked:
+      if not bool(finite):
+        if config.nonfinite_loss == 'skip':
+          logging.warning('Step %d: non-finite loss or update; skipped it.', bad_step)
+          continue
+        latest = manager.latest_step()
+        raise NonFiniteLoss(
+            f'the loss or update at step {bad_step} is not finite (NaN or inf); stopped '
+            f'without saving. The newest checkpoint ({"none" if latest is None else latest}) '
+            f'is intact. Lower the learning rate, or set --config.nonfinite_loss=skip')
+    unchecked.clear()
+
   train_metrics, last_log_step, last_log_time = None, first_step, time.time()
   for step in range(first_step + 1, trainer.num_steps + 1):
-    batch = parallel.shard_batch(next(batches), mesh)
+    batch = parallel.shard_batch(next(batches), trainer.mesh)
     with jax.transfer_guard('disallow'):
-      state, step_metrics = trainer.train_step(state, batch)
+      state, step_metrics, finite = trainer.train_step(state, batch)
+    check_finite()  # The previous step's flag: ready by now, while this step runs.
+    unchecked.append((step, finite))
     train_metrics = step_metrics if train_metrics is None else train_metrics.merge(step_metrics)
     if jax.process_index() == 0:
       report_progress(step)
@@ -212,27 +256,43 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
                                          / (time.time() - last_log_time))
       writer.write_scalars(step, summary)
       train_metrics, last_log_step, last_log_time = None, step, time.time()
-    if step % trainer.steps_per_epoch and step != trainer.num_steps:
-      continue
-    epoch = step // trainer.steps_per_epoch
-    if epoch % config.eval_every_epochs == 0 or step == trainer.num_steps:
+    epoch, epoch_end = divmod(step, trainer.steps_per_epoch)
+    epoch_end = epoch_end == 0 or step == trainer.num_steps
+    if epoch_end and (epoch % config.eval_every_epochs == 0 or step == trainer.num_steps):
       results = eval_summary(trainer.evaluate(state))
       writer.write_scalars(step, {'test_loss': results['loss'],
                                   'test_accuracy': results['accuracy']})
-    if epoch % config.checkpoint_every_epochs == 0 or step == trainer.num_steps:
+    stopping = _stop_requested(stop)
+    if (stopping or step == trainer.num_steps
+        or (epoch_end and epoch % config.checkpoint_every_epochs == 0)
+        or (config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0)):
+      check_finite()
       checkpoints.save(manager, state)
     writer.flush()
+    if stopping:
+      manager.wait_until_finished()
+      raise preemption.Preempted(stop.signum or signal.SIGTERM, step, manager.directory)
   manager.wait_until_finished()
   return state
+
+
+def _stop_requested(stop: preemption.StopRequest) -> bool:
+  """Whether any process got a stop signal (all processes must stop at the same step)."""
+  requested = stop.signum is not None
+  if jax.process_count() > 1:
+    requested = bool(multihost_utils.process_allgather(np.int32(requested)).max())
+  return requested
 
 
 def evaluate_checkpoint(config, workdir: str) -> dict[str, Any]:
   """Test metrics of the newest checkpoint in `workdir`."""
   mesh = parallel.make_mesh()
   validation.check_config(config, num_devices=mesh.size, process_count=jax.process_count())
-  manager = checkpoints.create_manager(workdir, config.keep_checkpoints)
-  if manager.latest_step() is None:
-    raise validation.ConfigError(f'no checkpoint in {manager.directory}; train first '
+  directory = os.path.join(workdir, 'checkpoints')
+  manager = os.path.isdir(directory) and checkpoints.create_manager(workdir,
+                                                                     config.keep_checkpoints)
+  if not manager or manager.latest_step() is None:
+    raise validation.ConfigError(f'no checkpoint in {directory}; train first '
                                  '(--mode=train) or point --workdir at a trained run')
   trainer = Trainer(config, mesh, with_train_data=False)
   state = checkpoints.restore_latest(manager, trainer.initial_state())

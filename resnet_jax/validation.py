@@ -58,18 +58,23 @@ def check_model(model_config) -> int:
   return count
 
 
-def check_positive(config, *names, allow_zero=()) -> None:
-  """Each dotted `names` entry of `config` must be a number > 0 (>= 0 if in allow_zero)."""
-  for name in names + tuple(allow_zero):
-    value = config
-    for part in name.split('.'):
-      value = value[part]
-    lowest = 0 if name in allow_zero else None
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
-        value >= 0 if lowest == 0 else value > 0)
-    if not ok:
-      allowed = '>= 0' if lowest == 0 else '> 0'
-      raise ConfigError(f'config.{name}={value!r}: must be a number {allowed}')
+def _field(config, name):
+  for part in name.split('.'):
+    config = config[part]
+  return config
+
+
+def check_numbers(config, *, positive=(), non_negative=(), integers=()) -> None:
+  """Each dotted field name must hold a number of the stated kind."""
+  for name in positive + non_negative:
+    value = _field(config, name)
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not is_number or not (value >= 0 if name in non_negative else value > 0):
+      raise ConfigError(f'config.{name}={value!r}: must be a number '
+                        f'{">= 0" if name in non_negative else "> 0"}')
+  for name in integers:
+    if not _is_int(_field(config, name)):
+      raise ConfigError(f'config.{name}={_field(config, name)!r}: must be an integer')
 
 
 def check_choice(name, value, allowed) -> None:
@@ -86,22 +91,16 @@ def check_divisible(name, value, num_devices) -> None:
 def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
   """Everything checkable before data is read; returns the trainable parameter count."""
   count = check_model(config.model)
-  check_positive(config, 'batch_size', 'eval_batch_size', 'num_epochs', 'log_every_steps',
-                 'eval_every_epochs', 'checkpoint_every_epochs', 'keep_checkpoints',
-                 'optimizer.learning_rate',
-                 allow_zero=('optimizer.momentum', 'optimizer.weight_decay',
-                             'optimizer.warmup_epochs', 'label_smoothing',
-                             'augment.crop_padding', 'augment.cutout'))
-  for name in ('batch_size', 'eval_batch_size', 'num_epochs', 'log_every_steps',
-               'eval_every_epochs', 'checkpoint_every_epochs', 'keep_checkpoints',
-               'augment.crop_padding', 'augment.cutout', 'seed'):
-    value = config
-    for part in name.split('.'):
-      value = value[part]
-    if not _is_int(value):
-      raise ConfigError(f'config.{name}={value!r}: must be an integer')
+  counts = ('batch_size', 'eval_batch_size', 'num_epochs', 'log_every_steps',
+            'eval_every_epochs', 'checkpoint_every_epochs', 'keep_checkpoints')
+  sizes = ('checkpoint_every_steps', 'augment.crop_padding', 'augment.cutout')
+  check_numbers(config, positive=counts + ('optimizer.learning_rate',),
+                non_negative=sizes + ('optimizer.momentum', 'optimizer.weight_decay',
+                                      'optimizer.warmup_epochs', 'label_smoothing'),
+                integers=counts + sizes + ('seed',))
   check_choice('optimizer.name', config.optimizer.name, optim.OPTIMIZERS)
   check_choice('optimizer.schedule', config.optimizer.schedule, optim.SCHEDULES)
+  check_choice('nonfinite_loss', config.nonfinite_loss, ('stop', 'skip'))
   if not config.label_smoothing < 1:
     raise ConfigError(f'config.label_smoothing={config.label_smoothing!r}: must be in [0, 1)')
   if config.augment.cutout > models.IMAGE_SHAPE[0]:

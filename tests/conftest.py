@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import tempfile
 
 import pytest
 
@@ -10,6 +11,13 @@ from configs import default
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 REAL_SUBSET = pathlib.Path(os.environ.get('RESNET_JAX_SHARED_DATA', ROOT.parent / 'shared' / 'data')
                            ) / 'cifar10_real'
+
+
+def pytest_configure(config):
+  """One XLA compilation cache for the session, shared with the launch.py subprocesses."""
+  del config
+  os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', tempfile.mkdtemp(prefix='jax_cache_'))
+  os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 
 
 def tiny_config(**overrides):
@@ -32,3 +40,20 @@ def real_subset():
     pytest.skip(f'the real CIFAR-10 subset is not at {REAL_SUBSET} '
                 '(set RESNET_JAX_SHARED_DATA to the folder holding cifar10_real/)')
   return REAL_SUBSET
+
+
+def write_cifar_python(root, num_train: int, num_test: int, seed: int = 0):
+  """A random dataset in the official cifar-10-batches-py layout."""
+  import pickle
+
+  import numpy as np
+  rng = np.random.default_rng(seed)
+  root.mkdir(parents=True, exist_ok=True)
+  sizes = [num_train // 5] * 5 + [num_test]
+  names = [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']
+  for name, size in zip(names, sizes):
+    batch = {b'data': rng.integers(0, 256, (size, 3072), dtype=np.uint8),
+             b'labels': rng.integers(0, 10, size).tolist()}
+    with open(root / name, 'wb') as f:
+      pickle.dump(batch, f)
+  return root

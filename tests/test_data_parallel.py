@@ -25,7 +25,8 @@ for n in (1, 2):
   lr = optim.learning_rate_schedule(config.optimizer, steps_per_epoch=10, num_epochs=1)
   model = models.create_model(config.model, bn_axis_name=parallel.AXIS)
   state = parallel.replicate(train.create_train_state(config, model, lr), mesh)
-  state, metrics = train.make_train_step(mesh, lr)(state, parallel.shard_batch(batch, mesh))
+  state, metrics, finite = train.make_train_step(mesh, lr)(state, parallel.shard_batch(batch, mesh))
+  assert bool(finite)
   leaves = jax.tree.leaves((state.params, state.batch_stats))
   results.update({f'loss{n}': np.asarray(metrics.compute()['loss'])} |
                  {f'leaf{n}_{i}': np.asarray(x) for i, x in enumerate(leaves)})

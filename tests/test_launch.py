@@ -1,18 +1,20 @@
 """The command line: summaries, overrides, and one-line refusals of a user's mistakes."""
 
+import concurrent.futures
 import os
+import pickle
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write_cifar_python
 
 
-def launch(*args, cwd=ROOT):
+def launch(*args):
   env = dict(os.environ, JAX_PLATFORMS='cpu')
-  return subprocess.run([sys.executable, str(ROOT / 'launch.py'), *args], cwd=cwd, env=env,
-                        capture_output=True, text=True, timeout=300)
+  return subprocess.run([sys.executable, str(ROOT / 'launch.py'), *args], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=600)
 
 
 def test_summary_counts_parameters_after_overrides():
@@ -23,21 +25,85 @@ def test_summary_counts_parameters_after_overrides():
   assert 'layer4_block2' in proc.stdout
 
 
-@pytest.mark.parametrize('args,expected', [
-    (['--config.model.blocks=2,2,2,2', '--config.model.channels=64,128,256,512'],
-     ['11,173,962', '5,000,000']),
-    (['--config.model.channls=64,128,256'], ['channls', 'channels']),
-    (['--config.model.channels=64,128'], ['config.model.channels=(64, 128)', 'one per residual']),
-    (['--config.batch_size=big'], ['batch_size', 'big']),
-    (['--config.data.dir=/no/such/folder'], ['/no/such/folder', 'is not a folder']),
-    (['--mode=eval'], ['no checkpoint in']),
-])
-def test_mistakes_are_one_line_errors(tmp_path, args, expected):
-  workdir = tmp_path / 'run'
-  proc = launch('--config', 'configs/resnet24.py', f'--workdir={workdir}', *args)
-  assert proc.returncode == 2, proc.stderr[-2000:]
-  assert 'Traceback' not in proc.stderr
-  error_lines = [line for line in proc.stderr.splitlines() if line.startswith('error: ')]
-  assert len(error_lines) == 1, proc.stderr[-2000:]
-  for fragment in expected:
-    assert fragment in error_lines[0]
+def bad_data_folders(root):
+  """Local copies that are wrong in one way each."""
+  (root / 'empty').mkdir(parents=True)
+  (root / 'wrong_layout' / 'images').mkdir(parents=True)
+  for name in ('wrong_classes', 'bad_image'):
+    for split in ('train', 'test'):
+      classes = ['cats', 'dogs'] if name == 'wrong_classes' else [
+          'airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
+          'truck']
+      for c in classes:
+        (root / name / split / c).mkdir(parents=True)
+        (root / name / split / c / '0.png').write_bytes(b'not a png at all')
+  bad_labels = write_cifar_python(root / 'bad_labels', num_train=10, num_test=10)
+  with open(bad_labels / 'test_batch', 'rb') as f:
+    batch = pickle.load(f)
+  batch[b'labels'][3] = 12
+  with open(bad_labels / 'test_batch', 'wb') as f:
+    pickle.dump(batch, f)
+  truncated = write_cifar_python(root / 'truncated', num_train=10, num_test=10)
+  os.truncate(truncated / 'test_batch', 100)
+  return root
+
+
+BAD_INPUTS = {
+    'over budget': (['--config.model.blocks=2,2,2,2', '--config.model.channels=64,128,256,512'],
+                    ['11,173,962', '5,000,000']),
+    'unknown key': (['--config.model.channls=64,128,256'], ['channls', 'channels']),
+    'not an int': (['--config.batch_size=big'], ['batch_size', 'big']),
+    'not a float': (['--config.optimizer.learning_rate=fast'], ['learning_rate', 'fast']),
+    'lengths differ': (['--config.model.channels=64,128'],
+                       ['config.model.channels=(64, 128)', 'one per residual layer, 3']),
+    'negative blocks': (['--config.model.blocks=3,-1,3'],
+                        ['config.model.blocks=(3, -1, 3)', 'positive integers']),
+    'zero kernel': (['--config.model.conv_kernel=0'], ['config.model.conv_kernel=0']),
+    'pool too big': (['--config.model.pool=64'], ['config.model.pool=64', 'from 1 to 8']),
+    'zero batch': (['--config.batch_size=0'], ['config.batch_size=0', '> 0']),
+    'unknown optimizer': (['--config.optimizer.name=rmsprop'], ['rmsprop', 'sgd, adam, adamw']),
+    'unknown nonfinite policy': (['--config.nonfinite_loss=ignore'], ['ignore', 'stop, skip']),
+    'label smoothing': (['--config.label_smoothing=1.5'], ['config.label_smoothing=1.5']),
+    'keep no checkpoints': (['--config.keep_checkpoints=0'], ['config.keep_checkpoints=0']),
+    'missing data folder': (['--config.data.dir=/no/such/folder'],
+                            ['/no/such/folder', 'is not a folder']),
+    'empty data folder': (['--config.data.dir={data}/empty'], ['holds neither layout']),
+    'wrong layout': (['--config.data.dir={data}/wrong_layout'], ['holds neither layout']),
+    'wrong classes': (['--config.data.dir={data}/wrong_classes'],
+                      ["class folders ['cats', 'dogs']", 'ten CIFAR-10 classes']),
+    'unreadable images': (['--config.data.dir={data}/bad_image'], ['could not read the images']),
+    'labels out of range': (['--config.data.dir={data}/bad_labels'],
+                            ['labels range over [', ', 12]; expected 0..9']),
+    'truncated batch': (['--config.data.dir={data}/truncated'],
+                        ['test_batch is not a CIFAR-10 python batch']),
+    'eval without checkpoint': (['--mode=eval'], ['no checkpoint in']),
+    'unknown mode': (['--mode=fly'], ['--mode', 'fly']),
+}
+
+
+@pytest.fixture(scope='module')
+def refusals(tmp_path_factory):
+  """Each bad input, run through launch.py (two at a time), with its workdir."""
+  root = tmp_path_factory.mktemp('bad_inputs')
+  data = bad_data_folders(root / 'data')
+
+  def attempt(name):
+    args, _ = BAD_INPUTS[name]
+    workdir = root / 'workdirs' / name.replace(' ', '_')
+    proc = launch('--config', 'configs/resnet24.py', f'--workdir={workdir}',
+                  *[a.format(data=data) for a in args])
+    return proc, workdir
+
+  with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    return dict(zip(BAD_INPUTS, pool.map(attempt, BAD_INPUTS)))
+
+
+@pytest.mark.parametrize('name', BAD_INPUTS)
+def test_bad_input_is_a_one_line_error_and_touches_nothing(refusals, name):
+  proc, workdir = refusals[name]
+  assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+  errors = [line for line in proc.stderr.splitlines() if line.startswith('error: ')]
+  assert len(errors) == 1, proc.stderr[-2000:]
+  for fragment in BAD_INPUTS[name][1]:
+    assert fragment in errors[0]
+  assert not workdir.exists()

@@ -1,0 +1,130 @@
+"""Broken checkpoints, mismatched checkpoints, non-finite losses and a workdir in use."""
+
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+import tensorflow_datasets as tfds
+
+from resnet_jax import train, workdir_lock
+from resnet_jax.validation import ConfigError
+from tests.conftest import ROOT, tiny_config
+
+
+def run(config, workdir):
+  with tfds.testing.mock_data(num_examples=32):  # 4 steps per epoch at batch 8.
+    return train.train_and_evaluate(config, str(workdir))
+
+
+def saved_steps(workdir):
+  return sorted(int(p.name) for p in (workdir / 'checkpoints').iterdir() if p.name.isdigit())
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  """A workdir with checkpoints at steps 4 and 8, and the config that made them."""
+  workdir = tmp_path_factory.mktemp('trained')
+  config = tiny_config(num_epochs=2)
+  run(config, workdir)
+  assert saved_steps(workdir) == [4, 8]
+  return config, workdir
+
+
+def copy_of(workdir, tmp_path):
+  subprocess.run(['cp', '-r', str(workdir), str(tmp_path / 'run')], check=True)
+  return tmp_path / 'run'
+
+
+def truncate_files(step_dir):
+  for root, _, files in os.walk(step_dir):
+    for name in files:
+      path = os.path.join(root, name)
+      os.truncate(path, os.path.getsize(path) // 2)
+
+
+@pytest.mark.parametrize('damage', [
+    truncate_files,
+    lambda step_dir: subprocess.run(['rm', '-r', str(step_dir / 'default')], check=True),
+], ids=['truncated', 'missing item'])
+def test_unreadable_newest_checkpoint_falls_back_to_the_previous(trained, tmp_path, damage,
+                                                                 caplog):
+  config, workdir = trained
+  workdir = copy_of(workdir, tmp_path)
+  damage(workdir / 'checkpoints' / '8')
+  caplog.set_level('INFO')
+  state = run(config, workdir)
+  assert 'The checkpoint at step 8 is unreadable' in caplog.text
+  assert 'Resumed from the checkpoint at step 4 ' in caplog.text
+  assert int(state.step) == 8 and saved_steps(workdir) == [4, 8]
+  assert (workdir / 'checkpoints_unreadable' / '8').is_dir()  # Set aside, not deleted.
+
+
+@pytest.mark.parametrize('overrides,expected', [
+    ({'model.channels': (4, 16)}, 'holds another model: batch_stats/layer2_block1'),
+    ({'model.blocks': (2, 1)}, 'is absent there but'),
+    ({'optimizer.name': 'adam'}, 'holds the state of another optimizer'),
+])
+def test_checkpoint_of_another_design_is_refused(trained, tmp_path, overrides, expected):
+  config, workdir = trained
+  workdir = copy_of(workdir, tmp_path)
+  config = tiny_config(num_epochs=3, **overrides)
+  with pytest.raises(ConfigError, match=expected):
+    run(config, workdir)
+  assert saved_steps(workdir) == [4, 8]
+
+
+def finite_checkpoints(workdir):
+  for step in saved_steps(workdir):
+    restored = ocp.StandardCheckpointer().restore(workdir / 'checkpoints' / str(step) / 'default')
+    assert all(np.isfinite(x).all() for x in jax.tree.leaves(restored))
+
+
+def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(trained, tmp_path):
+  config, workdir = trained
+  workdir = copy_of(workdir, tmp_path)
+  exploding = tiny_config(num_epochs=3, **{'optimizer.learning_rate': 1e30,
+                                           'optimizer.schedule': 'constant'})
+  with pytest.raises(train.NonFiniteLoss, match=r'at step (9|10|11|12) is not finite') as e:
+    run(exploding, workdir)
+  assert 'The newest checkpoint (8) is intact' in str(e.value)
+  assert saved_steps(workdir) == [4, 8]
+  finite_checkpoints(workdir)
+
+
+def test_nonfinite_steps_can_be_skipped(trained, tmp_path, caplog):
+  config, workdir = trained
+  workdir = copy_of(workdir, tmp_path)
+  caplog.set_level('INFO')
+  state = run(tiny_config(num_epochs=3, nonfinite_loss='skip',
+                          **{'optimizer.learning_rate': 1e30, 'optimizer.schedule': 'constant'}),
+              workdir)
+  assert int(state.step) == 12 and 'non-finite loss or update; skipped it' in caplog.text
+  finite_checkpoints(workdir)
+
+
+HOLD_LOCK = '''
+import sys, time
+from resnet_jax import workdir_lock
+with workdir_lock.exclusive(sys.argv[1]):
+  print('locked', flush=True)
+  time.sleep(600)
+'''
+
+
+def test_one_run_per_workdir_and_stale_locks_do_not_block(tmp_path):
+  holder = subprocess.Popen([sys.executable, '-c', HOLD_LOCK, str(tmp_path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == 'locked'
+    with pytest.raises(ConfigError, match=f'in use by a running job \\(pid {holder.pid} on'):
+      with workdir_lock.exclusive(str(tmp_path)):
+        pass
+  finally:
+    holder.kill()
+    holder.wait()
+  with workdir_lock.exclusive(str(tmp_path)):  # The killed holder left its file behind.
+    pass
