@@ -268,7 +268,8 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest) -> T
         or (config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0)):
       check_finite()
       checkpoints.save(manager, state)
-    writer.flush()
+    if epoch_end or stopping:
+      writer.flush()
     if stopping:
       manager.wait_until_finished()
       raise preemption.Preempted(stop.signum or signal.SIGTERM, step, manager.directory)
@@ -296,4 +297,7 @@ def evaluate_checkpoint(config, workdir: str) -> dict[str, Any]:
                                  '(--mode=train) or point --workdir at a trained run')
   trainer = Trainer(config, mesh, with_train_data=False)
   state = checkpoints.restore_latest(manager, trainer.initial_state())
+  if state is None:
+    raise validation.ConfigError(f'no readable checkpoint in {directory} (unreadable ones were '
+                                 f'moved to {directory}_unreadable)')
   return {'step': int(state.step)} | eval_summary(trainer.evaluate(state))
