@@ -26,9 +26,16 @@ flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary'],
 def parse_flags(argv):
   """absl flag parsing, with a user's mistake reported as one line instead of a traceback."""
   try:
-    return FLAGS(argv)
-  except Exception as e:  # Bad flags, unknown config keys, uncastable override values.
-    message = str(e).replace('\n', ' ').strip("'\" ")
+    argv = FLAGS(argv)
+    if FLAGS['config'].value is not None:
+      FLAGS.config.get('model')  # Config files load lazily; surface a load error now.
+    return argv
+  except Exception as e:  # Bad flags, unknown config keys, uncastable values, bad files.
+    while e.args and isinstance(e.args[0], Exception):
+      e = e.args[0]  # ml_collections wraps the useful message in other exceptions.
+    message = ' '.join(str(e.args[0] if e.args else e).split())
+    if isinstance(e, (KeyError, AttributeError)):
+      message = f'unknown config field {message}'
     print(f'error: {message}', file=sys.stderr)
     sys.exit(2)
 

@@ -78,6 +78,7 @@ BAD_INPUTS = {
                         ['test_batch is not a CIFAR-10 python batch']),
     'eval without checkpoint': (['--mode=eval'], ['no checkpoint in']),
     'unknown mode': (['--mode=fly'], ['--mode', 'fly']),
+    'missing config file': (['--config=configs/nope.py'], ['configs/nope.py', 'No such file']),
 }
 
 
