@@ -46,6 +46,12 @@ def check_model(model_config) -> int:
                       f'from 1 to {final_size}, or 0 for global average pooling')
   if not _is_int(model_config.num_classes) or model_config.num_classes < 2:
     raise ConfigError(f'config.model.num_classes={model_config.num_classes!r}: must be >= 2')
+  _fraction('model.dropblock_rate', model_config.dropblock_rate)
+  _fraction('model.dropout', model_config.dropout)
+  size = model_config.dropblock_size
+  if not _is_int(size) or not 1 <= size <= final_size:
+    raise ConfigError(f'config.model.dropblock_size={size!r}: a block must be an integer from 1 '
+                      f'to {final_size}, the side of the last feature map ({n} residual layers)')
   budget = model_config.max_params
   if not _is_int(budget) or budget < 0:
     raise ConfigError(f'config.model.max_params={budget!r}: must be an integer >= 0 '
@@ -58,12 +64,25 @@ def check_model(model_config) -> int:
   return count
 
 
+def _fraction(name, value, *, upper_inclusive=False) -> None:
+  """A number in [0, 1) (or [0, 1])."""
+  ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value
+        and (value <= 1 if upper_inclusive else value < 1))
+  if not ok:
+    raise ConfigError(f'config.{name}={value!r}: must be a number in '
+                      f'[0, 1{"]" if upper_inclusive else ")"}')
+
+
+def _value(config, name):
+  for part in name.split('.'):
+    config = config[part]
+  return config
+
+
 def check_positive(config, *names, allow_zero=()) -> None:
   """Each dotted `names` entry of `config` must be a number > 0 (>= 0 if in allow_zero)."""
   for name in names + tuple(allow_zero):
-    value = config
-    for part in name.split('.'):
-      value = value[part]
+    value = _value(config, name)
     lowest = 0 if name in allow_zero else None
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
         value >= 0 if lowest == 0 else value > 0)
@@ -88,22 +107,37 @@ def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
   count = check_model(config.model)
   check_positive(config, 'batch_size', 'eval_batch_size', 'num_epochs', 'log_every_steps',
                  'eval_every_epochs', 'checkpoint_every_epochs', 'keep_checkpoints',
-                 'optimizer.learning_rate',
+                 'optimizer.learning_rate', 'optimizer.step_epochs', 'augment.cutout_holes',
+                 'augment.perspective_repeats',
                  allow_zero=('optimizer.momentum', 'optimizer.weight_decay',
-                             'optimizer.warmup_epochs', 'label_smoothing',
-                             'augment.crop_padding', 'augment.cutout'))
+                             'optimizer.warmup_epochs', 'optimizer.clip_global_norm',
+                             'augment.crop_padding', 'augment.cutout',
+                             'augment.mixup_alpha', 'augment.cutmix_alpha',
+                             'early_stopping_patience'))
   for name in ('batch_size', 'eval_batch_size', 'num_epochs', 'log_every_steps',
                'eval_every_epochs', 'checkpoint_every_epochs', 'keep_checkpoints',
-               'augment.crop_padding', 'augment.cutout', 'seed'):
-    value = config
-    for part in name.split('.'):
-      value = value[part]
-    if not _is_int(value):
-      raise ConfigError(f'config.{name}={value!r}: must be an integer')
+               'augment.crop_padding', 'augment.cutout', 'augment.cutout_holes',
+               'augment.perspective_repeats', 'optimizer.step_epochs',
+               'early_stopping_patience', 'seed'):
+    if not _is_int(_value(config, name)):
+      raise ConfigError(f'config.{name}={_value(config, name)!r}: must be an integer')
+  for name in ('optimizer.nesterov', 'optimizer.decay_all_params', 'augment.flip', 'tta_flip'):
+    if not isinstance(_value(config, name), bool):
+      raise ConfigError(f'config.{name}={_value(config, name)!r}: must be True or False')
   check_choice('optimizer.name', config.optimizer.name, optim.OPTIMIZERS)
   check_choice('optimizer.schedule', config.optimizer.schedule, optim.SCHEDULES)
-  if not config.label_smoothing < 1:
-    raise ConfigError(f'config.label_smoothing={config.label_smoothing!r}: must be in [0, 1)')
+  if config.optimizer.schedule == 'onecycle' and config.optimizer.warmup_epochs:
+    raise ConfigError(f'config.optimizer.warmup_epochs={config.optimizer.warmup_epochs}: the '
+                      'onecycle schedule warms up by itself (its first 30%); set it to 0')
+  if not config.optimizer.step_factor > 1:
+    raise ConfigError(f'config.optimizer.step_factor={config.optimizer.step_factor!r}: the '
+                      'step schedule divides the learning rate by it, so it must be > 1')
+  _fraction('label_smoothing', config.label_smoothing)
+  _fraction('ema_decay', config.ema_decay)
+  _fraction('data.val_fraction', config.data.val_fraction)
+  _fraction('augment.perspective_distortion', config.augment.perspective_distortion,
+            upper_inclusive=True)
+  _fraction('augment.perspective_prob', config.augment.perspective_prob, upper_inclusive=True)
   if config.augment.cutout > models.IMAGE_SHAPE[0]:
     raise ConfigError(f'config.augment.cutout={config.augment.cutout}: the hole must fit in '
                       f'the {models.IMAGE_SHAPE[0]}x{models.IMAGE_SHAPE[1]} image')

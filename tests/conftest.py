@@ -3,9 +3,12 @@
 import os
 import pathlib
 
+import jax
+import numpy as np
 import pytest
 
 from configs import default
+from resnet_jax import models
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 REAL_SUBSET = pathlib.Path(os.environ.get('RESNET_JAX_SHARED_DATA', ROOT.parent / 'shared' / 'data')
@@ -32,3 +35,16 @@ def real_subset():
     pytest.skip(f'the real CIFAR-10 subset is not at {REAL_SUBSET} '
                 '(set RESNET_JAX_SHARED_DATA to the folder holding cifar10_real/)')
   return REAL_SUBSET
+
+
+def random_variables(model, seed=0):
+  """He-initialized variables for `model`, drawn with numpy: nothing for XLA to compile."""
+  rng = np.random.default_rng(seed)
+
+  def draw(path, leaf):
+    name = path[-1].key
+    if name == 'kernel':
+      return rng.normal(0, np.sqrt(2 / np.prod(leaf.shape[:-1])), leaf.shape).astype(np.float32)
+    return (np.ones if name in ('scale', 'var') else np.zeros)(leaf.shape, np.float32)
+
+  return jax.tree_util.tree_map_with_path(draw, models.abstract_variables(model))

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from clu import metric_writers
 
 from tests.conftest import ROOT
 
@@ -31,6 +32,7 @@ def test_summary_counts_parameters_after_overrides():
     (['--config.batch_size=big'], ['batch_size', 'big']),
     (['--config.data.dir=/no/such/folder'], ['/no/such/folder', 'is not a folder']),
     (['--mode=eval'], ['no checkpoint in']),
+    (['--mode=plot'], ['no training metrics']),
 ])
 def test_mistakes_are_one_line_errors(tmp_path, args, expected):
   workdir = tmp_path / 'run'
@@ -41,3 +43,15 @@ def test_mistakes_are_one_line_errors(tmp_path, args, expected):
   assert len(error_lines) == 1, proc.stderr[-2000:]
   for fragment in expected:
     assert fragment in error_lines[0]
+
+
+def test_presets_and_plot_mode(tmp_path):
+  proc = launch('--config', 'configs/resnet24.py:mixpu', '--mode=summary')
+  assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+  assert 'unknown variant; expected one of mixup' in proc.stderr
+  writer = metric_writers.create_default_writer(str(tmp_path), asynchronous=False)
+  writer.write_scalars(1, {'train_loss': 2.0, 'train_learning_rate': 0.1})
+  writer.close()
+  proc = launch('--workdir', str(tmp_path), '--mode=plot')  # Needs no --config.
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert sorted(os.listdir(tmp_path))[:2] == ['curves_learning_rate.png', 'curves_loss.png']
