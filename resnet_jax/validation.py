@@ -49,7 +49,7 @@ def check_model(model_config) -> int:
   _fraction('model.dropblock_rate', model_config.dropblock_rate)
   _fraction('model.dropout', model_config.dropout)
   size = model_config.dropblock_size
-  if not _is_int(size) or not 1 <= size <= final_size:
+  if model_config.dropblock_rate and (not _is_int(size) or not 1 <= size <= final_size):
     raise ConfigError(f'config.model.dropblock_size={size!r}: a block must be an integer from 1 '
                       f'to {final_size}, the side of the last feature map ({n} residual layers)')
   budget = model_config.max_params

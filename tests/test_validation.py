@@ -59,7 +59,7 @@ def test_budget_check_can_be_turned_off():
     ({'augment.mixup_alpha': -1.0}, 'config.augment.mixup_alpha=-1.0'),
     ({'augment.cutmix_alpha': -1.0}, 'config.augment.cutmix_alpha=-1.0'),
     ({'model.dropblock_rate': 1.0}, 'config.model.dropblock_rate=1.0: must be a number in [0, 1)'),
-    ({'model.dropblock_size': 17}, 'from 1 to 16'),
+    ({'model.dropblock_size': 17, 'model.dropblock_rate': 0.1}, 'from 1 to 16'),
     ({'model.dropout': 1.0}, 'config.model.dropout=1.0'),
     ({'ema_decay': 1.0}, 'config.ema_decay=1.0'),
     ({'data.val_fraction': 1.0}, 'config.data.val_fraction=1.0'),
