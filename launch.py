@@ -3,6 +3,7 @@
   python launch.py --config configs/resnet24.py --workdir runs/resnet24
   python launch.py --config configs/resnet24.py --workdir runs/resnet24 --mode=eval
   python launch.py --config configs/resnet24.py --mode=summary --config.model.channels=32,64,128
+  python launch.py --workdir runs/resnet24 --mode=plot
 
 Running the same train command again resumes from the newest checkpoint in the workdir.
 """
@@ -18,9 +19,10 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py).',
                                 lock_config=True)
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and TensorBoard summaries.')
-flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary'],
-                  'train: train and evaluate, resuming if possible; eval: test metrics of the '
-                  'newest checkpoint; summary: layer table and parameter count (reads no data).')
+flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'plot'],
+                  'train: train and evaluate, resuming if possible; eval: test metrics and '
+                  'reports of the newest checkpoint; summary: layer table and parameter count '
+                  '(reads no data); plot: curves of the run in --workdir (needs no --config).')
 
 
 def parse_flags(argv):
@@ -33,7 +35,10 @@ def parse_flags(argv):
   except Exception as e:  # Bad flags, unknown config keys, uncastable values, bad files.
     while e.args and isinstance(e.args[0], Exception):
       e = e.args[0]  # ml_collections wraps the useful message in other exceptions.
-    message = ' '.join(str(e.args[0] if e.args else e).split())
+    message = str(e.args[0] if e.args else e)
+    if 'Traceback (most recent call last)' in message:  # An error raised by get_config().
+      message = message.strip().splitlines()[-1]
+    message = ' '.join(message.split())
     if isinstance(e, (KeyError, AttributeError)):
       message = f'unknown config field {message}'
     print(f'error: {message}', file=sys.stderr)
@@ -46,23 +51,26 @@ def main(argv):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   import tensorflow as tf  # Heavy imports after flag parsing keep --help fast.
   tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
-  from resnet_jax import models, preemption, train, validation
+  from resnet_jax import models, plots, preemption, train, validation
 
   # Orbax logs every save step by step at INFO; keep its warnings, drop the chatter.
   logging.get_absl_logger().addFilter(
       lambda record: (record.levelno >= logging.converter.STANDARD_WARNING
                       or '/orbax/' not in record.pathname))
   config = FLAGS.config
-  if config is None:
-    raise app.UsageError('--config is required, e.g. --config configs/resnet24.py')
   try:
+    if FLAGS.mode != 'summary' and not FLAGS.workdir:
+      raise validation.ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
+    if FLAGS.mode == 'plot':
+      print('\n'.join(plots.write_curves(FLAGS.workdir)))
+      return
+    if config is None:
+      raise app.UsageError('--config is required, e.g. --config configs/resnet24.py')
     if FLAGS.mode == 'summary':
       count = validation.check_model(config.model)
       print(models.layer_table(models.create_model(config.model)))
       print(f'Trainable parameters: {count:,}')
       return
-    if not FLAGS.workdir:
-      raise validation.ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
     if FLAGS.mode == 'train':
       train.train_and_evaluate(config, FLAGS.workdir)
     else:

@@ -21,26 +21,51 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.pool = 0  # P: average-pool window; 0 = global average pooling.
   config.model.num_classes = 10
   config.model.max_params = 5_000_000  # Designs above this are refused; 0 = no limit.
+  # DropBlock after every residual block: its final rate (0 = off), reached linearly from 0 over
+  # the run as in its paper, and the block side. Dropout on the pooled features (0 = off).
+  config.model.dropblock_rate = 0.0
+  config.model.dropblock_size = 3
+  config.model.dropout = 0.0
 
   config.data = ml_collections.ConfigDict()
   # '' = tfds.load('cifar10'). Or a local copy: a cifar-10-batches-py folder, or an image
   # folder with train/<class>/* and test/<class>/*.
   config.data.dir = ''
+  # Held out from the training set for validation (0 = none); early stopping then watches it.
+  config.data.val_fraction = 0.0
 
   config.augment = ml_collections.ConfigDict()
   config.augment.crop_padding = 4  # Random 32x32 crop after zero padding; 0 = off.
   config.augment.flip = True  # Random horizontal flip.
-  config.augment.cutout = 0  # Side of the one square hole; 0 = off.
+  config.augment.cutout = 0  # Side of each square hole; 0 = off.
+  config.augment.cutout_holes = 1
+  # torchvision's RandomPerspective: corner distortion (0 = off) and probability, applied
+  # `perspective_repeats` times in a row, before the crop.
+  config.augment.perspective_distortion = 0.0
+  config.augment.perspective_prob = 0.5
+  config.augment.perspective_repeats = 1
+  # On device, per batch; loss on the mixed labels. Both on: one or the other, half the time each.
+  config.augment.mixup_alpha = 0.0  # 0 = off.
+  config.augment.cutmix_alpha = 0.0  # 0 = off.
 
   config.optimizer = ml_collections.ConfigDict()
-  config.optimizer.name = 'sgd'  # sgd | adam | adamw
-  config.optimizer.learning_rate = 0.1
+  config.optimizer.name = 'sgd'  # sgd | adam | adamw | adadelta
+  config.optimizer.learning_rate = 0.1  # The peak, for onecycle.
   config.optimizer.momentum = 0.9  # sgd only; 0 = plain SGD.
   config.optimizer.nesterov = False
-  config.optimizer.weight_decay = 5e-4  # L2 for sgd and adam; decoupled for adamw.
-  config.optimizer.schedule = 'cosine'  # constant | cosine
-  config.optimizer.warmup_epochs = 0.0
+  config.optimizer.weight_decay = 5e-4  # L2 for sgd, adam, adadelta; decoupled for adamw.
+  config.optimizer.decay_all_params = False  # False: kernels only, no BatchNorm or biases.
+  config.optimizer.clip_global_norm = 0.0  # 0 = no gradient clipping.
+  config.optimizer.schedule = 'cosine'  # constant | cosine | step | onecycle
+  config.optimizer.warmup_epochs = 0.0  # Linear from 0; not with onecycle.
+  config.optimizer.step_epochs = 30  # step: divide the learning rate by step_factor every
+  config.optimizer.step_factor = 10.0  # step_epochs epochs.
   config.label_smoothing = 0.0
+  config.ema_decay = 0.0  # EMA of the weights, evaluated and checkpointed too; 0 = off.
+  # Stop after this many epochs without a lower validation (else test) loss, keeping the best
+  # checkpoint in <workdir>/checkpoints_best; 0 = off.
+  config.early_stopping_patience = 0
+  config.tta_flip = False  # Evaluate on the mean of the image's and its mirror's predictions.
 
   config.batch_size = 128  # Global: split over every device of every process.
   config.eval_batch_size = 512

@@ -125,28 +125,88 @@ def random_flip(image, seed):
   return tf.image.stateless_random_flip_left_right(image, seed=seed)
 
 
-def cutout(image, seed, size: int):
-  """Zeroes one size x size square placed uniformly inside the image."""
+def cutout(image, seed, size: int, holes: int = 1):
+  """Zeroes `holes` size x size squares, each placed uniformly inside the image (may overlap)."""
   height, width = image.shape[0], image.shape[1]
-  positions = tf.random.stateless_uniform([2], seed) * [height - size + 1, width - size + 1]
-  top, left = tf.unstack(tf.cast(positions, tf.int32))
-  rows = tf.range(height)[:, None]
-  cols = tf.range(width)[None, :]
-  hole = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
+  positions = tf.random.stateless_uniform([holes, 2], seed) * [height - size + 1, width - size + 1]
+  positions = tf.cast(positions, tf.int32)
+  top, left = positions[:, 0, None, None], positions[:, 1, None, None]
+  rows = tf.range(height)[None, :, None]
+  cols = tf.range(width)[None, None, :]
+  hole = tf.reduce_any((rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size),
+                       axis=0)
   return tf.where(hole[:, :, None], tf.zeros_like(image), image)
 
 
+def perspective(image, startpoints, endpoints):
+  """Warps the image so that the 4 `startpoints` land on the `endpoints` ((x, y) pixels).
+
+  As torchvision's `perspective`: bilinear sampling, zero fill outside the source image.
+  """
+  # The map from an output pixel to where it samples the input: solve for the 8 coefficients
+  # of u = (a x + b y + c) / (g x + h y + 1), v = (d x + e y + f) / (g x + h y + 1).
+  end = tf.cast(endpoints, tf.float64)
+  start = tf.cast(startpoints, tf.float64)
+  x, y, u, v = end[:, 0], end[:, 1], start[:, 0], start[:, 1]
+  one, zero = tf.ones_like(x), tf.zeros_like(x)
+  rows = tf.concat([tf.stack([x, y, one, zero, zero, zero, -u * x, -u * y], 1),
+                    tf.stack([zero, zero, zero, x, y, one, -v * x, -v * y], 1)], 0)
+  coefficients = tf.linalg.solve(rows, tf.concat([u, v], 0)[:, None])[:, 0]
+  return tf.raw_ops.ImageProjectiveTransformV3(
+      images=tf.cast(image, tf.float32)[None], transforms=tf.cast(coefficients, tf.float32)[None],
+      output_shape=tf.shape(image)[:2], fill_value=0.0, interpolation='BILINEAR',
+      fill_mode='CONSTANT')[0]
+
+
+def random_perspective(image, seed, distortion: float, probability: float):
+  """torchvision's RandomPerspective: with `probability`, moves each corner inward by up to
+  `distortion` x half the side (whole pixels) and warps the image there; float output."""
+  height, width = image.shape[0], image.shape[1]
+  apply_seed, x_seed, y_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+  max_x, max_y = int(distortion * (width // 2)), int(distortion * (height // 2))
+  shift_x = tf.random.stateless_uniform([4], x_seed, 0, max_x + 1, tf.int32)
+  shift_y = tf.random.stateless_uniform([4], y_seed, 0, max_y + 1, tf.int32)
+  corners = tf.constant([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
+  inward = tf.constant([[1, 1], [-1, 1], [-1, -1], [1, -1]])
+  endpoints = corners + inward * tf.stack([shift_x, shift_y], 1)
+  return tf.cond(tf.random.stateless_uniform([], apply_seed) < probability,
+                 lambda: perspective(image, corners, endpoints),
+                 lambda: tf.cast(image, tf.float32))
+
+
 def augment(image, seed, augment_config):
-  """Training augmentation: crop, flip, normalize, then cutout (holes are zero = the mean)."""
-  crop_seed, flip_seed, cutout_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+  """Training augmentation: random perspective (as many times as asked), crop, flip, normalize,
+  then cutout (holes are zero = the mean)."""
+  crop_seed, flip_seed, cutout_seed, perspective_seed = tf.unstack(
+      tf.random.experimental.stateless_split(seed, 4))
+  if augment_config.perspective_distortion:
+    for i in range(augment_config.perspective_repeats):
+      image = random_perspective(
+          image, tf.random.experimental.stateless_fold_in(perspective_seed, i),
+          augment_config.perspective_distortion, augment_config.perspective_prob)
   if augment_config.crop_padding:
     image = random_crop(image, crop_seed, augment_config.crop_padding)
   if augment_config.flip:
     image = random_flip(image, flip_seed)
   image = normalize(image)
   if augment_config.cutout:
-    image = cutout(image, cutout_seed, augment_config.cutout)
+    image = cutout(image, cutout_seed, augment_config.cutout, augment_config.cutout_holes)
   return image
+
+
+def split_validation(images, labels, fraction: float, seed: int):
+  """Holds out a seeded random `fraction` of the training images: (train, validation) pairs.
+
+  Validation comes from the training set only, so the test set stays unseen until the end.
+  """
+  num_val = round(len(images) * fraction)
+  if not 0 < num_val < len(images):
+    raise ConfigError(f'config.data.val_fraction={fraction} of {len(images)} training images '
+                      f'leaves {num_val} for validation and {len(images) - num_val} for training; '
+                      'both must be at least one')
+  order = np.random.default_rng([seed, len(images)]).permutation(len(images))
+  val, train = np.sort(order[:num_val]), np.sort(order[num_val:])
+  return (images[train], labels[train]), (images[val], labels[val])
 
 
 def train_batches(images, labels, *, batch_size: int, augment_config, seed: int,

@@ -35,10 +35,35 @@ class BasicBlock(nn.Module):
     return nn.relu(y + shortcut)
 
 
+class DropBlock(nn.Module):
+  """DropBlock (Ghiasi et al., 2018): drops whole size x size squares of each feature map.
+
+  Dropout of single activations barely regularizes convolutions, whose neighbours carry the same
+  information. Block seeds fall where a whole block fits; their rate gamma makes about `rate` of
+  the activations drop, and the kept ones are rescaled by the kept fraction, as in the paper.
+  """
+  size: int
+
+  @nn.compact
+  def __call__(self, x, rate, deterministic: bool):
+    if deterministic:
+      return x
+    n, height, width, channels = x.shape
+    seeds_h, seeds_w = height - self.size + 1, width - self.size + 1
+    gamma = rate / self.size ** 2 * height * width / (seeds_h * seeds_w)
+    seeds = jax.random.bernoulli(self.make_rng('dropout'), gamma, (n, seeds_h, seeds_w, channels))
+    pad = self.size - 1
+    seeds = jnp.pad(seeds.astype(x.dtype), ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    keep = 1 - nn.max_pool(seeds, (self.size, self.size))
+    return x * keep * (keep.size / jnp.maximum(keep.sum(), 1))
+
+
 class ResNet(nn.Module):
   """Stem, N residual layers of B_i blocks of width C_i, average pool P, Dense.
 
-  `pool` 0 means global average pooling; otherwise a PxP window with stride P.
+  `pool` 0 means global average pooling; otherwise a PxP window with stride P. In training,
+  `dropblock_size` > 0 puts DropBlock (at the rate the caller passes) after every residual block,
+  and `dropout` drops pooled features before the classifier; neither has parameters.
   """
   blocks: Sequence[int]
   channels: Sequence[int]
@@ -46,11 +71,13 @@ class ResNet(nn.Module):
   skip_kernels: Sequence[int]
   pool: int = 0
   num_classes: int = 10
+  dropblock_size: int = 0
+  dropout: float = 0.0
   bn_axis_name: str | None = None
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False):
+  def __call__(self, x, train: bool = False, dropblock_rate=0.0):
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9,
                              epsilon=1e-5, axis_name=self.bn_axis_name if train else None,
                              dtype=self.dtype)
@@ -63,11 +90,15 @@ class ResNet(nn.Module):
         x = BasicBlock(width, self.conv_kernels[i], self.skip_kernels[i],
                        strides=2 if i > 0 and j == 0 else 1, norm=norm, dtype=self.dtype,
                        name=f'layer{i + 1}_block{j + 1}')(x)
+        if self.dropblock_size:
+          x = DropBlock(self.dropblock_size)(x, dropblock_rate, deterministic=not train)
     if self.pool:
       x = nn.avg_pool(x, (self.pool, self.pool), strides=(self.pool, self.pool))
       x = x.reshape(x.shape[0], -1)
     else:
       x = jnp.mean(x, axis=(1, 2))
+    if self.dropout:
+      x = nn.Dropout(self.dropout, deterministic=not train)(x)
     return nn.Dense(self.num_classes, dtype=self.dtype, name='head')(x).astype(jnp.float32)
 
 
@@ -77,12 +108,14 @@ def per_layer(value, num_layers: int) -> tuple[int, ...]:
 
 
 def create_model(model_config, *, bn_axis_name=None, dtype=jnp.float32) -> ResNet:
-  """The ResNet that `config.model` describes (validate it first: `design.check_model`)."""
+  """The ResNet that `config.model` describes (validate it first: `validation.check_model`)."""
   n = len(model_config.blocks)
   return ResNet(blocks=tuple(model_config.blocks), channels=tuple(model_config.channels),
                 conv_kernels=per_layer(model_config.conv_kernel, n),
                 skip_kernels=per_layer(model_config.skip_kernel, n), pool=model_config.pool,
-                num_classes=model_config.num_classes, bn_axis_name=bn_axis_name, dtype=dtype)
+                num_classes=model_config.num_classes,
+                dropblock_size=model_config.dropblock_size if model_config.dropblock_rate else 0,
+                dropout=model_config.dropout, bn_axis_name=bn_axis_name, dtype=dtype)
 
 
 def abstract_variables(model: ResNet):

@@ -1,37 +1,60 @@
 """The optax optimizer and learning-rate schedule a config asks for."""
 
+import jax
 import optax
 
-OPTIMIZERS = ('sgd', 'adam', 'adamw')
-SCHEDULES = ('constant', 'cosine')
+OPTIMIZERS = ('sgd', 'adam', 'adamw', 'adadelta')
+SCHEDULES = ('constant', 'cosine', 'step', 'onecycle')
 
 
 def learning_rate_schedule(opt_config, steps_per_epoch: int, num_epochs: int) -> optax.Schedule:
-  """Constant or cosine decay to zero, after an optional linear warm-up from zero."""
+  """An optional linear warm-up from zero, then the schedule over the remaining steps.
+
+  constant; cosine decay to zero; step: divided by `step_factor` every `step_epochs` epochs;
+  onecycle: optax's cosine one-cycle peaking at the learning rate (it warms up by itself).
+  """
   total_steps = steps_per_epoch * num_epochs
-  warmup_steps = min(int(opt_config.warmup_epochs * steps_per_epoch), total_steps)
   lr = opt_config.learning_rate
+  if opt_config.schedule == 'onecycle':
+    return optax.cosine_onecycle_schedule(total_steps, lr)
+  warmup_steps = min(int(opt_config.warmup_epochs * steps_per_epoch), total_steps)
   if opt_config.schedule == 'cosine':
-    if warmup_steps:
-      return optax.warmup_cosine_decay_schedule(0.0, lr, warmup_steps, total_steps)
-    return optax.cosine_decay_schedule(lr, total_steps)
-  if warmup_steps:
-    return optax.join_schedules(
-        [optax.linear_schedule(0.0, lr, warmup_steps), optax.constant_schedule(lr)],
-        [warmup_steps])
-  return optax.constant_schedule(lr)
+    schedule = optax.cosine_decay_schedule(lr, max(total_steps - warmup_steps, 1))
+  elif opt_config.schedule == 'step':
+    schedule = optax.exponential_decay(lr, opt_config.step_epochs * steps_per_epoch,
+                                       1 / opt_config.step_factor, staircase=True)
+  else:
+    schedule = optax.constant_schedule(lr)
+  if not warmup_steps:
+    return schedule
+  return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup_steps), schedule],
+                              [warmup_steps])
+
+
+def kernels_only(params):
+  """Weight-decay mask: conv and Dense kernels, not BatchNorm scales/biases or Dense biases."""
+  return jax.tree.map(lambda p: p.ndim > 1, params)
 
 
 def create_optimizer(opt_config, schedule: optax.Schedule) -> optax.GradientTransformation:
-  """SGD (momentum, optional Nesterov) or Adam with L2 weight decay, or AdamW (decoupled).
+  """SGD (momentum, optional Nesterov), Adam or AdaDelta with L2 weight decay, or AdamW.
 
-  For SGD and Adam, weight decay is added to the gradient as PyTorch's `weight_decay` does.
+  L2 adds weight_decay * w to the gradient (the gradient of (weight_decay / 2) * |w|^2 in the
+  loss, as PyTorch's `weight_decay`); AdamW decouples it from the adaptive scaling. Only kernels
+  decay unless `decay_all_params`. Clipping by global norm acts on the loss gradient first.
   """
+  mask = None if opt_config.decay_all_params else kernels_only
   if opt_config.name == 'adamw':
-    return optax.adamw(schedule, weight_decay=opt_config.weight_decay)
-  if opt_config.name == 'sgd':
-    base = optax.sgd(schedule, momentum=opt_config.momentum or None,
-                     nesterov=opt_config.nesterov)
+    tx = optax.adamw(schedule, weight_decay=opt_config.weight_decay, mask=mask)
   else:
-    base = optax.adam(schedule)
-  return optax.chain(optax.add_decayed_weights(opt_config.weight_decay), base)
+    if opt_config.name == 'sgd':
+      base = optax.sgd(schedule, momentum=opt_config.momentum or None,
+                       nesterov=opt_config.nesterov)
+    elif opt_config.name == 'adam':
+      base = optax.adam(schedule)
+    else:
+      base = optax.adadelta(schedule)
+    tx = optax.chain(optax.add_decayed_weights(opt_config.weight_decay, mask), base)
+  if opt_config.clip_global_norm:
+    tx = optax.chain(optax.clip_by_global_norm(opt_config.clip_global_norm), tx)
+  return tx

@@ -46,6 +46,12 @@ def check_model(model_config) -> int:
                       f'from 1 to {final_size}, or 0 for global average pooling')
   if not _is_int(model_config.num_classes) or model_config.num_classes < 2:
     raise ConfigError(f'config.model.num_classes={model_config.num_classes!r}: must be >= 2')
+  _fraction('model.dropblock_rate', model_config.dropblock_rate)
+  _fraction('model.dropout', model_config.dropout)
+  size = model_config.dropblock_size
+  if model_config.dropblock_rate and (not _is_int(size) or not 1 <= size <= final_size):
+    raise ConfigError(f'config.model.dropblock_size={size!r}: a block must be an integer from 1 '
+                      f'to {final_size}, the side of the last feature map ({n} residual layers)')
   budget = model_config.max_params
   if not _is_int(budget) or budget < 0:
     raise ConfigError(f'config.model.max_params={budget!r}: must be an integer >= 0 '
@@ -56,6 +62,15 @@ def check_model(model_config) -> int:
                       f'{budget:,} (config.model.max_params); make it smaller, or raise '
                       'config.model.max_params (0 turns the check off)')
   return count
+
+
+def _fraction(name, value, *, upper_inclusive=False) -> None:
+  """A number in [0, 1) (or [0, 1])."""
+  ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value
+        and (value <= 1 if upper_inclusive else value < 1))
+  if not ok:
+    raise ConfigError(f'config.{name}={value!r}: must be a number in '
+                      f'[0, 1{"]" if upper_inclusive else ")"}')
 
 
 def _field(config, name):
@@ -92,17 +107,33 @@ def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
   """Everything checkable before data is read; returns the trainable parameter count."""
   count = check_model(config.model)
   counts = ('batch_size', 'eval_batch_size', 'num_epochs', 'log_every_steps',
-            'eval_every_epochs', 'checkpoint_every_epochs', 'keep_checkpoints')
-  sizes = ('checkpoint_every_steps', 'augment.crop_padding', 'augment.cutout')
+            'eval_every_epochs', 'checkpoint_every_epochs', 'keep_checkpoints',
+            'optimizer.step_epochs', 'augment.cutout_holes', 'augment.perspective_repeats')
+  sizes = ('checkpoint_every_steps', 'augment.crop_padding', 'augment.cutout',
+           'early_stopping_patience')
   check_numbers(config, positive=counts + ('optimizer.learning_rate',),
                 non_negative=sizes + ('optimizer.momentum', 'optimizer.weight_decay',
-                                      'optimizer.warmup_epochs', 'label_smoothing'),
+                                      'optimizer.warmup_epochs', 'optimizer.clip_global_norm',
+                                      'augment.mixup_alpha', 'augment.cutmix_alpha'),
                 integers=counts + sizes + ('seed',))
+  for name in ('optimizer.nesterov', 'optimizer.decay_all_params', 'augment.flip', 'tta_flip'):
+    if not isinstance(_field(config, name), bool):
+      raise ConfigError(f'config.{name}={_field(config, name)!r}: must be True or False')
   check_choice('optimizer.name', config.optimizer.name, optim.OPTIMIZERS)
   check_choice('optimizer.schedule', config.optimizer.schedule, optim.SCHEDULES)
   check_choice('nonfinite_loss', config.nonfinite_loss, ('stop', 'skip'))
-  if not config.label_smoothing < 1:
-    raise ConfigError(f'config.label_smoothing={config.label_smoothing!r}: must be in [0, 1)')
+  if config.optimizer.schedule == 'onecycle' and config.optimizer.warmup_epochs:
+    raise ConfigError(f'config.optimizer.warmup_epochs={config.optimizer.warmup_epochs}: the '
+                      'onecycle schedule warms up by itself (its first 30%); set it to 0')
+  if not config.optimizer.step_factor > 1:
+    raise ConfigError(f'config.optimizer.step_factor={config.optimizer.step_factor!r}: the '
+                      'step schedule divides the learning rate by it, so it must be > 1')
+  _fraction('label_smoothing', config.label_smoothing)
+  _fraction('ema_decay', config.ema_decay)
+  _fraction('data.val_fraction', config.data.val_fraction)
+  _fraction('augment.perspective_distortion', config.augment.perspective_distortion,
+            upper_inclusive=True)
+  _fraction('augment.perspective_prob', config.augment.perspective_prob, upper_inclusive=True)
   if config.augment.cutout > models.IMAGE_SHAPE[0]:
     raise ConfigError(f'config.augment.cutout={config.augment.cutout}: the hole must fit in '
                       f'the {models.IMAGE_SHAPE[0]}x{models.IMAGE_SHAPE[1]} image')

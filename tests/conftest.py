@@ -4,9 +4,12 @@ import os
 import pathlib
 import tempfile
 
+import jax
+import numpy as np
 import pytest
 
 from configs import default
+from resnet_jax import models
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 REAL_SUBSET = pathlib.Path(os.environ.get('RESNET_JAX_SHARED_DATA', ROOT.parent / 'shared' / 'data')
@@ -46,7 +49,6 @@ def write_cifar_python(root, num_train: int, num_test: int, seed: int = 0):
   """A random dataset in the official cifar-10-batches-py layout."""
   import pickle
 
-  import numpy as np
   rng = np.random.default_rng(seed)
   root.mkdir(parents=True, exist_ok=True)
   sizes = [num_train // 5] * 5 + [num_test]
@@ -57,3 +59,16 @@ def write_cifar_python(root, num_train: int, num_test: int, seed: int = 0):
     with open(root / name, 'wb') as f:
       pickle.dump(batch, f)
   return root
+
+
+def random_variables(model, seed=0):
+  """He-initialized variables for `model`, drawn with numpy: nothing for XLA to compile."""
+  rng = np.random.default_rng(seed)
+
+  def draw(path, leaf):
+    name = path[-1].key
+    if name == 'kernel':
+      return rng.normal(0, np.sqrt(2 / np.prod(leaf.shape[:-1])), leaf.shape).astype(np.float32)
+    return (np.ones if name in ('scale', 'var') else np.zeros)(leaf.shape, np.float32)
+
+  return jax.tree_util.tree_map_with_path(draw, models.abstract_variables(model))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from configs import default
 from resnet_jax import input_pipeline as ip
 from resnet_jax.validation import ConfigError
 
@@ -55,7 +56,7 @@ def test_cutout_zeroes_exactly_one_square(size):
 
 
 def augment_config(**kwargs):
-  return ml_collections.ConfigDict({'crop_padding': 4, 'flip': True, 'cutout': 0} | kwargs)
+  return ml_collections.ConfigDict(default.get_config().augment.to_dict() | kwargs)
 
 
 def test_augment_keeps_shape_and_normalizes():

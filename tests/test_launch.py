@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from clu import metric_writers
 
 from tests.conftest import ROOT, write_cifar_python
 
@@ -79,6 +80,7 @@ BAD_INPUTS = {
     'eval without checkpoint': (['--mode=eval'], ['no checkpoint in']),
     'unknown mode': (['--mode=fly'], ['--mode', 'fly']),
     'missing config file': (['--config=configs/nope.py'], ['configs/nope.py', 'No such file']),
+    'plot without metrics': (['--mode=plot'], ['no training metrics']),
 }
 
 
@@ -108,3 +110,15 @@ def test_bad_input_is_a_one_line_error_and_touches_nothing(refusals, name):
   for fragment in BAD_INPUTS[name][1]:
     assert fragment in errors[0]
   assert not workdir.exists()
+
+
+def test_presets_and_plot_mode(tmp_path):
+  proc = launch('--config', 'configs/resnet24.py:mixpu', '--mode=summary')
+  assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+  assert 'unknown variant; expected one of mixup' in proc.stderr
+  writer = metric_writers.create_default_writer(str(tmp_path), asynchronous=False)
+  writer.write_scalars(1, {'train_loss': 2.0, 'train_learning_rate': 0.1})
+  writer.close()
+  proc = launch('--workdir', str(tmp_path), '--mode=plot')  # Needs no --config.
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert sorted(os.listdir(tmp_path))[:2] == ['curves_learning_rate.png', 'curves_loss.png']
