@@ -126,8 +126,8 @@ class Trainer:
         -(-len(self.test_images) // self.local_eval_batch)).max())
     steps_per_epoch = 1
     if with_train_data:
-      self.train_images, self.train_labels = input_pipeline.load_split(config.data, 'train',
-                                                                        **process)
+      self.train_images, self.train_labels = input_pipeline.load_split(
+          config.data, 'train', fraction=config.data.train_fraction, **process)
       steps_per_epoch = int(multihost_utils.process_allgather(
           len(self.train_images) // self.local_batch).min())
       if steps_per_epoch == 0:

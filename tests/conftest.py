@@ -2,7 +2,9 @@
 
 import os
 import pathlib
+import pickle
 
+import numpy as np
 import pytest
 
 from configs import default
@@ -24,6 +26,19 @@ def tiny_config(**overrides):
   config.optimizer.learning_rate = 0.05
   config.update_from_flattened_dict(overrides)
   return config
+
+
+def write_cifar_python(root: pathlib.Path, num_train: int, num_test: int) -> pathlib.Path:
+  """A tiny CIFAR-10 copy of random images in the official python layout (cifar-10-batches-py)."""
+  rng = np.random.default_rng(0)
+  root.mkdir(parents=True, exist_ok=True)
+  sizes = [len(part) for part in np.array_split(np.arange(num_train), 5)]
+  files = {f'data_batch_{i + 1}': n for i, n in enumerate(sizes)} | {'test_batch': num_test}
+  for name, n in files.items():
+    with open(root / name, 'wb') as f:
+      pickle.dump({b'data': rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                   b'labels': rng.integers(0, 10, n).tolist()}, f)
+  return root
 
 
 @pytest.fixture
