@@ -1,11 +1,14 @@
-"""Trains, evaluates or summarizes a CIFAR-10 ResNet described by an ml_collections config.
+"""Trains, evaluates, summarizes or searches CIFAR-10 ResNets described by a config.
 
   python launch.py --config configs/resnet24.py --workdir runs/resnet24
   python launch.py --config configs/resnet24.py --workdir runs/resnet24 --mode=eval
   python launch.py --config configs/resnet24.py --mode=summary --config.model.channels=32,64,128
   python launch.py --workdir runs/resnet24 --mode=plot
+  python launch.py --config configs/search.py --mode=search
 
-Running the same train command again resumes from the newest checkpoint in the workdir.
+Running the same train command again resumes from the newest checkpoint in the workdir. On
+several hosts, every host runs the same command plus --distributed (Cloud TPU, SLURM, Open MPI)
+or --coordinator_address, --num_processes and --process_id.
 """
 
 import json
@@ -19,10 +22,21 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py).',
                                 lock_config=True)
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and TensorBoard summaries.')
-flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'plot'],
+flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'plot', 'search'],
                   'train: train and evaluate, resuming if possible; eval: test metrics and '
                   'reports of the newest checkpoint; summary: layer table and parameter count '
-                  '(reads no data); plot: curves of the run in --workdir (needs no --config).')
+                  '(reads no data); plot: curves of the run in --workdir (needs no --config); '
+                  'search: designs under the budget from config.search (see configs/search.py).')
+flags.DEFINE_bool('distributed', False,
+                  'This is one of several processes (e.g. one per host), all started with the '
+                  'same command: join them. JAX finds the others itself on Cloud TPU, SLURM and '
+                  'Open MPI; elsewhere give the three flags below.')
+flags.DEFINE_string('coordinator_address', None,
+                    'HOST:PORT of process 0 in a multi-process run (implies --distributed).')
+flags.DEFINE_integer('num_processes', None,
+                     'How many processes the run has (implies --distributed).')
+flags.DEFINE_integer('process_id', None,
+                     "This process's index, 0 to num_processes - 1 (implies --distributed).")
 
 
 def parse_flags(argv):
@@ -51,7 +65,8 @@ def main(argv):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   import tensorflow as tf  # Heavy imports after flag parsing keep --help fast.
   tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
-  from resnet_jax import models, plots, preemption, train, validation
+  import jax
+  from resnet_jax import models, parallel, plots, preemption, search, train, validation
 
   # Orbax logs every save step by step at INFO; keep its warnings, drop the chatter.
   logging.get_absl_logger().addFilter(
@@ -59,7 +74,12 @@ def main(argv):
                       or '/orbax/' not in record.pathname))
   config = FLAGS.config
   try:
-    if FLAGS.mode != 'summary' and not FLAGS.workdir:
+    processes = (FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+    if FLAGS.distributed or any(value is not None for value in processes):
+      parallel.initialize(*processes)
+    if jax.process_index() > 0:
+      logging.set_verbosity(logging.WARNING)  # Process 0 logs for all of them.
+    if FLAGS.mode not in ('summary', 'search') and not FLAGS.workdir:
       raise validation.ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
     if FLAGS.mode == 'plot':
       print('\n'.join(plots.write_curves(FLAGS.workdir)))
@@ -68,13 +88,19 @@ def main(argv):
       raise app.UsageError('--config is required, e.g. --config configs/resnet24.py')
     if FLAGS.mode == 'summary':
       count = validation.check_model(config.model)
-      print(models.layer_table(models.create_model(config.model)))
-      print(f'Trainable parameters: {count:,}')
+      if jax.process_index() == 0:
+        print(models.layer_table(models.create_model(config.model)))
+        print(f'Trainable parameters: {count:,}')
+      return
+    if FLAGS.mode == 'search':
+      search.run(config, FLAGS.workdir)
       return
     if FLAGS.mode == 'train':
       train.train_and_evaluate(config, FLAGS.workdir)
     else:
-      print(json.dumps(train.evaluate_checkpoint(config, FLAGS.workdir), indent=2))
+      results = train.evaluate_checkpoint(config, FLAGS.workdir)
+      if jax.process_index() == 0:
+        print(json.dumps(results, indent=2))
   except validation.ConfigError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

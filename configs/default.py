@@ -33,6 +33,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.dir = ''
   # Held out from the training set for validation (0 = none); early stopping then watches it.
   config.data.val_fraction = 0.0
+  config.data.train_fraction = 1.0  # Train on this leading fraction of the training set.
 
   config.augment = ml_collections.ConfigDict()
   config.augment.crop_padding = 4  # Random 32x32 crop after zero padding; 0 = off.
@@ -66,6 +67,28 @@ def get_config() -> ml_collections.ConfigDict:
   # checkpoint in <workdir>/checkpoints_best; 0 = off.
   config.early_stopping_patience = 0
   config.tta_flip = False  # Evaluate on the mean of the image's and its mirror's predictions.
+
+  # --mode=search. grid: every design from the ranges below; compound: config.model scaled by
+  # depth_coefficient**phi in depth and width_coefficient**phi in width (EfficientNet), phi in
+  # steps of phi_step, up to the largest design within config.model.max_params.
+  config.search = ml_collections.ConfigDict()
+  config.search.scale = 'grid'
+  config.search.num_layers = (2, 3, 4)  # N.
+  config.search.blocks = (1, 2, 3)  # B_i, chosen per layer.
+  config.search.channels = (32, 64)  # C_1; each later layer doubles the width.
+  config.search.conv_kernel = (3,)  # F_i, chosen per layer.
+  config.search.skip_kernel = (1,)  # K_i, chosen per layer.
+  config.search.pool = (0,)  # P; values too large for a design's last feature map are skipped.
+  config.search.max_designs = 100_000  # Larger grids are refused before counting starts.
+  config.search.depth_coefficient = 1.2  # alpha.
+  config.search.width_coefficient = 1.1  # beta.
+  config.search.phi_step = 0.25
+  config.search.rows = 20  # List the largest designs (FLOPs are counted for these); 0 = all.
+  # Proxy-train the largest listed designs, each for train_epochs on train_fraction of the
+  # training set in <workdir>/<design>; 0 = none.
+  config.search.train_top = 0
+  config.search.train_epochs = 5
+  config.search.train_fraction = 0.2
 
   config.batch_size = 128  # Global: split over every device of every process.
   config.eval_batch_size = 512

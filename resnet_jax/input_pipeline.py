@@ -24,16 +24,25 @@ _LAYOUTS = ('an official cifar-10-batches-py folder (data_batch_1..5, test_batch
             'folder with train/<class>/* and test/<class>/*')
 
 
-def load_split(data_config, split: str, *, process_index: int = 0, process_count: int = 1):
-  """This process's share of `split` ('train' or 'test') as (uint8 NHWC images, labels)."""
+def load_split(data_config, split: str, *, fraction: float = 1.0, process_index: int = 0,
+               process_count: int = 1):
+  """This process's share of the first `fraction` of `split` ('train' or 'test').
+
+  Returns (uint8 NHWC images, int32 labels). Every source's splits come (deterministically)
+  shuffled, so a leading fraction is a fixed random subset.
+  """
   if data_config.dir:
     images, labels = _load_local(os.path.expanduser(data_config.dir), split)
-    images, labels = images[process_index::process_count], labels[process_index::process_count]
+    keep = round(len(images) * fraction)
+    images = images[:keep][process_index::process_count]
+    labels = labels[:keep][process_index::process_count]
   else:
-    images, labels = _load_tfds(split, process_index, process_count)
+    tfds_split = split if fraction == 1 else f'{split}[:{100 * fraction:g}%]'
+    images, labels = _load_tfds(tfds_split, process_index, process_count)
   if len(images) == 0:
-    raise ConfigError(f'the {split} split of {data_config.dir or "tfds cifar10"} has no images '
-                      f'for process {process_index} of {process_count}')
+    part = f'{split} split' if fraction == 1 else f'first {fraction:g} of the {split} split'
+    raise ConfigError(f'the {part} of {data_config.dir or "tfds cifar10"} has no images for '
+                      f'process {process_index} of {process_count}')
   return images, labels.astype(np.int32)
 
 

@@ -138,3 +138,10 @@ def layer_table(model: ResNet) -> str:
   """Flax's table of the model's layers, output shapes and parameters."""
   return model.tabulate(jax.random.key(0), jnp.zeros((1, *IMAGE_SHAPE)), train=False,
                         depth=2, console_kwargs={'width': 120, 'force_terminal': False})
+
+
+def flops_per_image(model: ResNet) -> float:
+  """XLA's count of floating-point operations in the forward pass of one image (eval mode)."""
+  image = jax.ShapeDtypeStruct((1, *IMAGE_SHAPE), jnp.float32)
+  forward = jax.jit(functools.partial(model.apply, train=False))
+  return forward.lower(abstract_variables(model), image).cost_analysis()['flops']

@@ -1,14 +1,33 @@
-"""The one place that knows about devices: the data-parallel mesh and batch placement.
+"""The one place that knows about devices: processes, the data-parallel mesh, batch placement.
 
 Each device holds a replica of the train state and one slice of the global batch; steps
 written per replica (`data_parallel`) average gradients and BatchNorm statistics over AXIS.
+With several processes (hosts), the mesh spans the devices of all of them.
 """
 
 import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from resnet_jax.validation import ConfigError
+
 AXIS = 'data'
+
+
+def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
+               process_id: int | None = None) -> None:
+  """Joins the other processes of a multi-process run; call it before anything uses JAX.
+
+  Arguments left as None are found by `jax.distributed.initialize` itself on Cloud TPU, SLURM
+  and Open MPI (and the address in JAX_COORDINATOR_ADDRESS).
+  """
+  try:
+    jax.distributed.initialize(coordinator_address, num_processes, process_id)
+  except (ValueError, TypeError) as e:  # Missing or inconsistent process settings.
+    raise ConfigError(
+        f'cannot start the multi-process runtime ({str(e).rstrip(".")}); give '
+        '--coordinator_address=HOST:PORT (of process 0), --num_processes and --process_id, or '
+        'run under Cloud TPU, SLURM or Open MPI, whose settings JAX detects') from None
 
 
 def make_mesh(devices=None) -> jax.sharding.Mesh:

@@ -173,8 +173,8 @@ class Trainer:
     self.eval_sets = {'test': input_pipeline.load_split(config.data, 'test', **process)}
     steps_per_epoch = 1
     if with_train_data:
-      self.train_images, self.train_labels = input_pipeline.load_split(config.data, 'train',
-                                                                        **process)
+      self.train_images, self.train_labels = input_pipeline.load_split(
+          config.data, 'train', fraction=config.data.train_fraction, **process)
       if config.data.val_fraction:
         (self.train_images, self.train_labels), self.eval_sets['val'] = (
             input_pipeline.split_validation(self.train_images, self.train_labels,

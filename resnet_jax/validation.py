@@ -1,8 +1,11 @@
 """Checks of a config before any work starts, and the error a user's mistake raises."""
 
+import copy
 import math
 
 from resnet_jax import models, optim
+
+SEARCH_SCALES = ('grid', 'compound')
 
 
 class ConfigError(ValueError):
@@ -64,9 +67,19 @@ def check_model(model_config) -> int:
   return count
 
 
+def _is_number(value) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _share(name, value) -> None:
+  """A part of a dataset: a fraction in (0, 1]."""
+  if not (_is_number(value) and 0 < value <= 1):
+    raise ConfigError(f'{name}={value!r}: must be a fraction in (0, 1] (1 = all of it)')
+
+
 def _fraction(name, value, *, upper_inclusive=False) -> None:
   """A number in [0, 1) (or [0, 1])."""
-  ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value
+  ok = (_is_number(value) and 0 <= value
         and (value <= 1 if upper_inclusive else value < 1))
   if not ok:
     raise ConfigError(f'config.{name}={value!r}: must be a number in '
@@ -83,8 +96,7 @@ def check_numbers(config, *, positive=(), non_negative=(), integers=()) -> None:
   """Each dotted field name must hold a number of the stated kind."""
   for name in positive + non_negative:
     value = _field(config, name)
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not is_number or not (value >= 0 if name in non_negative else value > 0):
+    if not _is_number(value) or not (value >= 0 if name in non_negative else value > 0):
       raise ConfigError(f'config.{name}={value!r}: must be a number '
                         f'{">= 0" if name in non_negative else "> 0"}')
   for name in integers:
@@ -137,7 +149,46 @@ def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
   if config.augment.cutout > models.IMAGE_SHAPE[0]:
     raise ConfigError(f'config.augment.cutout={config.augment.cutout}: the hole must fit in '
                       f'the {models.IMAGE_SHAPE[0]}x{models.IMAGE_SHAPE[1]} image')
+  _share('config.data.train_fraction', config.data.train_fraction)
   check_divisible('batch_size', config.batch_size, num_devices)
   check_divisible('eval_batch_size', config.eval_batch_size, num_devices)
   check_divisible('batch_size', config.batch_size, process_count)
   return count
+
+
+def check_search(config) -> None:
+  """Validates `config.search`, and config.model as the base of compound scaling."""
+  s = config.search
+  check_choice('search.scale', s.scale, SEARCH_SCALES)
+  for name in ('num_layers', 'blocks', 'channels', 'conv_kernel', 'skip_kernel'):
+    _positive_ints(f'config.search.{name}', s[name])
+  pools = tuple(s.pool) if isinstance(s.pool, (tuple, list)) else None
+  if not pools or not all(_is_int(p) and p >= 0 for p in pools):
+    raise ConfigError(f'config.search.pool={s.pool!r}: expected a non-empty list of integers '
+                      '>= 0 (0 = global average pooling)')
+  check_numbers(config, positive=('search.max_designs', 'search.phi_step', 'search.train_epochs'),
+                non_negative=('search.rows', 'search.train_top'),
+                integers=('search.max_designs', 'search.rows', 'search.train_top',
+                          'search.train_epochs'))
+  for name in ('depth_coefficient', 'width_coefficient'):
+    if not (_is_number(s[name]) and s[name] >= 1):
+      raise ConfigError(f'config.search.{name}={s[name]!r}: must be a number >= 1 '
+                        '(1 = no scaling in that dimension)')
+  if s.depth_coefficient == s.width_coefficient == 1:
+    raise ConfigError('config.search.depth_coefficient and width_coefficient are both 1, so '
+                      'compound scaling cannot change the design; raise one (EfficientNet '
+                      'uses 1.2 and 1.1)')
+  _share('config.search.train_fraction', s.train_fraction)
+  if s.rows and s.train_top > s.rows:
+    raise ConfigError(f'config.search.train_top={s.train_top} is more than the {s.rows} '
+                      'designs listed (config.search.rows); lower it or raise rows')
+  budget = config.model.max_params
+  if s.scale == 'compound' and not (_is_int(budget) and budget > 0):
+    raise ConfigError(f'config.model.max_params={budget!r}: compound scaling needs a budget, '
+                      'an integer > 0')
+  if not _is_int(budget) or budget < 0:
+    raise ConfigError(f'config.model.max_params={budget!r}: must be an integer >= 0 '
+                      '(0 = no limit)')
+  base = copy.deepcopy(config.model)
+  base.max_params = 0  # The base of compound scaling may be over the budget.
+  check_model(base)

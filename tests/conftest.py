@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import pickle
 import tempfile
 
 import jax
@@ -37,28 +38,25 @@ def tiny_config(**overrides):
   return config
 
 
+def write_cifar_python(root: pathlib.Path, num_train: int, num_test: int) -> pathlib.Path:
+  """A tiny CIFAR-10 copy of random images in the official python layout (cifar-10-batches-py)."""
+  rng = np.random.default_rng(0)
+  root.mkdir(parents=True, exist_ok=True)
+  sizes = [len(part) for part in np.array_split(np.arange(num_train), 5)]
+  files = {f'data_batch_{i + 1}': n for i, n in enumerate(sizes)} | {'test_batch': num_test}
+  for name, n in files.items():
+    with open(root / name, 'wb') as f:
+      pickle.dump({b'data': rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                   b'labels': rng.integers(0, 10, n).tolist()}, f)
+  return root
+
+
 @pytest.fixture
 def real_subset():
   if not (REAL_SUBSET / 'test_batch').exists():
     pytest.skip(f'the real CIFAR-10 subset is not at {REAL_SUBSET} '
                 '(set RESNET_JAX_SHARED_DATA to the folder holding cifar10_real/)')
   return REAL_SUBSET
-
-
-def write_cifar_python(root, num_train: int, num_test: int, seed: int = 0):
-  """A random dataset in the official cifar-10-batches-py layout."""
-  import pickle
-
-  rng = np.random.default_rng(seed)
-  root.mkdir(parents=True, exist_ok=True)
-  sizes = [num_train // 5] * 5 + [num_test]
-  names = [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']
-  for name, size in zip(names, sizes):
-    batch = {b'data': rng.integers(0, 256, (size, 3072), dtype=np.uint8),
-             b'labels': rng.integers(0, 10, size).tolist()}
-    with open(root / name, 'wb') as f:
-      pickle.dump(batch, f)
-  return root
 
 
 def random_variables(model, seed=0):

@@ -1,0 +1,261 @@
+"""Designs under the parameter budget: a grid over (N, B_i, C_i, F_i, K_i, P), or compound scaling.
+
+`--mode=search` lists the designs that fit `config.model.max_params`, the largest first, with
+their FLOPs per image and depth, and can train the top few briefly: each a normal run in
+`<workdir>/<design>`, so running the search again resumes or extends them.
+"""
+
+import copy
+import functools
+import itertools
+import math
+import os
+import time
+from typing import NamedTuple
+
+import jax
+from absl import logging
+
+from resnet_jax import models, train, validation
+from resnet_jax.validation import ConfigError
+
+
+class Design(NamedTuple):
+  """A ResNet shape: B_i, C_i, F_i and K_i per residual layer, and the pool size P."""
+  blocks: tuple[int, ...]
+  channels: tuple[int, ...]
+  conv_kernel: tuple[int, ...]
+  skip_kernel: tuple[int, ...]
+  pool: int
+
+  @classmethod
+  def of(cls, model_config) -> 'Design':
+    n = len(model_config.blocks)
+    return cls(tuple(model_config.blocks), tuple(model_config.channels),
+               models.per_layer(model_config.conv_kernel, n),
+               models.per_layer(model_config.skip_kernel, n), model_config.pool)
+
+  @property
+  def depth(self) -> int:
+    """Conv and Dense layers on the longest path, as ResNet-18 counts its 18."""
+    return 2 * sum(self.blocks) + 2
+
+  def fields(self) -> dict[str, str]:
+    """The design as config.model override values: comma lists, one number where all agree."""
+    def text(values):
+      return str(values[0]) if len(set(values)) == 1 else ','.join(map(str, values))
+    return {'blocks': ','.join(map(str, self.blocks)),
+            'channels': ','.join(map(str, self.channels)),
+            'conv_kernel': text(self.conv_kernel), 'skip_kernel': text(self.skip_kernel),
+            'pool': str(self.pool)}
+
+  @property
+  def name(self) -> str:
+    """A folder name, e.g. B3-5-3_C64-128-256_F3_K1_P0."""
+    f = self.fields()
+    return '_'.join(f'{key}{f[field].replace(",", "-")}' for key, field in
+                    zip('BCFKP', ('blocks', 'channels', 'conv_kernel', 'skip_kernel', 'pool')))
+
+  def overrides(self) -> str:
+    return ' '.join(f'--config.model.{k}={v}' for k, v in self.fields().items())
+
+  def apply(self, config):
+    """A copy of `config` whose model is this design."""
+    config = copy.deepcopy(config)  # Unlike copy_and_resolve_references, keeps field types.
+    for field, value in self._asdict().items():
+      config.model[field] = value
+    return config
+
+
+@functools.cache
+def _twin_counts(channels, conv_kernel, skip_kernel, pool, num_classes):
+  """Parameters of the design with two blocks per layer, and of each layer's second block.
+
+  Every block after a layer's first has the same parameters, so a design's count is affine in
+  its block counts and one abstract init prices every B_i for these (C, F, K, P).
+  """
+  n = len(channels)
+  params = models.abstract_variables(models.ResNet(
+      blocks=(2,) * n, channels=channels, conv_kernels=conv_kernel, skip_kernels=skip_kernel,
+      pool=pool, num_classes=num_classes))['params']
+  return models.count_params(params), tuple(
+      models.count_params(params[f'layer{i + 1}_block2']) for i in range(n))
+
+
+def count_params(design: Design, num_classes: int) -> int:
+  """The design's trainable parameters (equal to `models.trainable_params` of its model)."""
+  twin, repeated = _twin_counts(design.channels, design.conv_kernel, design.skip_kernel,
+                                design.pool, num_classes)
+  return twin + sum((b - 2) * r for b, r in zip(design.blocks, repeated))
+
+
+def _pools(pool_choices, num_layers: int) -> list[int]:
+  """The pool sizes that fit the last feature map of an N-layer design."""
+  final_size = math.ceil(models.IMAGE_SHAPE[0] / 2 ** (num_layers - 1))
+  return [p for p in pool_choices if p <= final_size]
+
+
+def num_grid_designs(search_config) -> int:
+  """How many designs the ranges describe, computed without listing them."""
+  s = search_config
+  return len(s.channels) * sum(
+      (len(s.blocks) * len(s.conv_kernel) * len(s.skip_kernel)) ** n * len(_pools(s.pool, n))
+      for n in s.num_layers)
+
+
+def grid(search_config, model_config) -> list[tuple[int, Design]]:
+  """(parameters, design) for every design from the ranges within config.model.max_params.
+
+  C_1 comes from `channels` and each later layer doubles it, as in every source design;
+  B_i, F_i and K_i are chosen independently per layer.
+  """
+  s, budget = search_config, model_config.max_params
+  total = num_grid_designs(s)
+  if total > s.max_designs:
+    raise ConfigError(f'the search ranges give {total:,} designs, more than '
+                      f'config.search.max_designs={s.max_designs:,}; narrow the ranges '
+                      '(or raise max_designs)')
+  rows = []
+  for n in s.num_layers:
+    for c1, f, k, p in itertools.product(s.channels, itertools.product(s.conv_kernel, repeat=n),
+                                         itertools.product(s.skip_kernel, repeat=n),
+                                         _pools(s.pool, n)):
+      channels = tuple(c1 * 2 ** i for i in range(n))
+      for blocks in itertools.product(s.blocks, repeat=n):
+        design = Design(blocks, channels, f, k, p)
+        count = count_params(design, model_config.num_classes)
+        if not budget or count <= budget:
+          rows.append((count, design))
+  if not rows:
+    raise ConfigError(f'none of the {total:,} designs from config.search fits the budget of '
+                      f'{budget:,} parameters (config.model.max_params); allow smaller designs')
+  return rows
+
+
+def scaled(base: Design, search_config, phi: float) -> Design:
+  """EfficientNet's compound scaling: depth x alpha^phi (rounded up), width x beta^phi."""
+  depth = search_config.depth_coefficient ** phi
+  width = search_config.width_coefficient ** phi
+  return base._replace(blocks=tuple(max(1, math.ceil(b * depth)) for b in base.blocks),
+                       channels=tuple(max(1, round(c * width)) for c in base.channels))
+
+
+def compound(search_config, model_config) -> list[tuple[int, Design, float]]:
+  """(parameters, design, phi) down the scaling path of config.model, from the largest phi
+  (a multiple of phi_step) whose design fits config.model.max_params: `rows` distinct designs.
+  """
+  s, budget, classes = search_config, model_config.max_params, model_config.num_classes
+  base = Design.of(model_config)
+  counts = {}
+
+  def size(k: int) -> int:  # Parameters at phi = k * phi_step; they never fall as k grows.
+    if k not in counts:
+      counts[k] = count_params(scaled(base, s, k * s.phi_step), classes)
+    return counts[k]
+
+  ones = (1,) * len(base.blocks)  # Where the path ends as phi falls.
+  floor = base._replace(blocks=ones if s.depth_coefficient > 1 else base.blocks,
+                        channels=ones if s.width_coefficient > 1 else base.channels)
+  if count_params(floor, classes) > budget:
+    raise ConfigError(f'even the smallest design on the scaling path of config.model has '
+                      f'{count_params(floor, classes):,} parameters, over the budget of '
+                      f'{budget:,} (config.model.max_params)')
+  # Bracket the last step that fits between lo (fits) and hi (does not), then bisect.
+  if size(0) <= budget:
+    lo, hi = 0, 1
+    while size(hi) <= budget:
+      lo, hi = hi, 2 * hi
+  else:
+    lo, hi = -1, 0
+    while size(lo) > budget:
+      lo, hi = 2 * lo, lo
+  while hi - lo > 1:
+    mid = (lo + hi) // 2
+    lo, hi = (mid, hi) if size(mid) <= budget else (lo, mid)
+  rows, k = [], lo
+  while (not s.rows or len(rows) < s.rows) and (not rows or rows[-1][1] != floor):
+    design = scaled(base, s, k * s.phi_step)
+    if not rows or design != rows[-1][1]:
+      rows.append((size(k), design, k * s.phi_step))
+    k -= 1
+  return rows
+
+
+def run(config, workdir: str | None) -> list[dict]:
+  """Lists the designs, proxy-trains the top `train_top`, prints the table; returns its rows."""
+  validation.check_search(config)
+  s = config.search
+  if s.train_top and not workdir:
+    raise ConfigError('--workdir is required to train designs (config.search.train_top='
+                      f'{s.train_top}); each trains in <workdir>/<design>')
+  start = time.time()
+  fit = (f'within {config.model.max_params:,} parameters' if config.model.max_params
+         else 'with no parameter budget')
+  if s.scale == 'grid':
+    found = [(count, design, None) for count, design in grid(s, config.model)]
+    title = f'{num_grid_designs(s):,} designs from the config.search ranges, {len(found):,} {fit}'
+  else:
+    found = compound(s, config.model)
+    title = (f'config.model scaled by {s.depth_coefficient}^phi in depth and '
+             f'{s.width_coefficient}^phi in width, phi in steps of {s.phi_step:g}: the largest '
+             f'design {fit} and those below it on the path')
+  found.sort(key=lambda row: (-row[0], row[1]))
+  found = found[:s.rows or None]
+  rows = [{'params': count, 'design': design, 'phi': phi} for count, design, phi in found]
+  proxies = [row['design'].apply(proxy_config(config)) for row in rows[:s.train_top]]
+  for proxy in proxies:  # Every run's settings, before the first run starts.
+    validation.check_config(proxy, num_devices=jax.device_count(),
+                            process_count=jax.process_count())
+  counted = time.time() - start
+  for row in rows:
+    row['flops'] = models.flops_per_image(models.create_model(row['design'].apply(config).model))
+  logging.info('Search: designs counted in %.1fs, FLOPs of %d in %.1fs.', counted, len(rows),
+               time.time() - start - counted)
+  for row, proxy in zip(rows, proxies):
+    run_dir = os.path.join(workdir, row['design'].name)
+    logging.info('Proxy training %s in %s.', row['design'].name, run_dir)
+    train.train_and_evaluate(proxy, run_dir)
+    results = train.evaluate_checkpoint(proxy, run_dir)
+    row.update(test_accuracy=results['accuracy'], test_loss=results['loss'])
+  if jax.process_index() == 0:
+    print(f'{title}; largest first:')
+    print(table(rows))
+    if s.train_top:
+      print(f'Proxy runs: {s.train_epochs} epochs on {s.train_fraction:g} of the training set, '
+            f'each in {os.path.join(workdir, "<design>")}.')
+    print(f'Train the first: python launch.py --config <this config> --workdir runs/'
+          f'{rows[0]["design"].name} {rows[0]["design"].overrides()}')
+  return rows
+
+
+def proxy_config(config):
+  """The config of a short proxy run: fewer epochs on a fraction of the training set."""
+  config = copy.deepcopy(config)
+  config.num_epochs = config.search.train_epochs
+  config.data.train_fraction = config.search.train_fraction
+  return config
+
+
+def table(rows: list[dict]) -> str:
+  """Rows as an aligned text table; proxy-training and phi columns where rows have them."""
+  columns = ['#', 'params', 'MFLOPs/image', 'depth', 'N', 'B', 'C', 'F', 'K', 'P']
+  if any(row['phi'] is not None for row in rows):
+    columns.append('phi')
+  if any('test_accuracy' in row for row in rows):
+    columns += ['proxy test acc', 'proxy test loss']
+  lines = [columns]
+  for i, row in enumerate(rows, 1):
+    f = row['design'].fields()
+    line = [str(i), f'{row["params"]:,}', f'{row["flops"] / 1e6:,.1f}', str(row['design'].depth),
+            str(len(row['design'].blocks)), f['blocks'], f['channels'], f['conv_kernel'],
+            f['skip_kernel'], f['pool']]
+    if 'phi' in columns:
+      line.append(f'{row["phi"]:g}')
+    if 'proxy test acc' in columns:
+      line += ([f'{row["test_accuracy"]:.4f}', f'{row["test_loss"]:.4f}']
+               if 'test_accuracy' in row else ['', ''])
+    lines.append(line)
+  widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
+  return '\n'.join('  '.join(cell.rjust(w) if j < 4 else cell.ljust(w)
+                             for j, (cell, w) in enumerate(zip(line, widths))).rstrip()
+                   for line in lines)

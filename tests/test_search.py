@@ -1,0 +1,165 @@
+"""The design search: exact counts, the budget respected, compound scaling, proxy training."""
+
+import importlib
+import os
+
+import jax
+import ml_collections
+import numpy as np
+import pytest
+
+from configs import default
+from resnet_jax import input_pipeline, models, search, validation
+from tests.conftest import tiny_config, write_cifar_python
+from tests.test_launch import launch
+
+
+def search_config(**overrides):
+  config = default.get_config()
+  config.update_from_flattened_dict(overrides)
+  return config
+
+
+def model_count(design: search.Design, config) -> int:
+  return models.trainable_params(models.create_model(design.apply(config).model))
+
+
+def test_grid_counts_are_the_models_own_and_the_budget_holds():
+  # Per-layer kernels, one to three layers, blocks on both sides of the two-block twin, pools.
+  config = search_config(**{
+      'search.num_layers': (1, 2, 3), 'search.blocks': (1, 3), 'search.channels': (4,),
+      'search.conv_kernel': (3, 5), 'search.skip_kernel': (1,), 'search.pool': (0, 16),
+      'model.max_params': 0})
+  everything = search.grid(config.search, config.model)
+  assert len(everything) == search.num_grid_designs(config.search) == 8 + 32 + 64
+  for count, design in everything:
+    assert count == model_count(design, config), design
+
+  config.model.max_params = 6000
+  kept = search.grid(config.search, config.model)
+  assert kept == [(count, design) for count, design in everything if count <= 6000]
+  assert 0 < len(kept) < len(everything)
+
+
+def test_grid_size_is_bounded_before_counting():
+  config = search_config(**{'search.blocks': (1, 2, 3, 4, 5), 'search.conv_kernel': (3, 5),
+                            'search.max_designs': 1000})  # N = 2, 3, 4 and two widths.
+  with pytest.raises(validation.ConfigError, match='give 22,200 designs, more than'):
+    search.grid(config.search, config.model)
+
+
+def test_search_table_lists_the_largest_designs_within_budget(capsys):
+  config = search_config(**{'search.rows': 5, 'model.max_params': 100_000,
+                            'search.channels': (8, 16)})
+  rows = search.run(config, workdir=None)
+  assert len(rows) == 5
+  params = [row['params'] for row in rows]
+  assert params == sorted(params, reverse=True) and params[0] <= 100_000
+  largest = max(count for count, _ in search.grid(config.search, config.model))
+  assert params[0] == largest
+  for row in rows:
+    assert row['params'] == model_count(row['design'], config)
+    assert row['flops'] > 2 * row['params']  # Every weight is used at least once per image.
+  out = capsys.readouterr().out
+  assert 'within 100,000 parameters' in out and f'{params[0]:,}' in out
+  assert rows[0]['design'].overrides() in out
+
+
+@pytest.mark.parametrize('name,depth', [('resnet24', 24), ('resnet14_c128', 14),
+                                        ('resnet24_c50', 24), ('resnet12', 12)])
+def test_depth_counts_as_the_source_designs_are_named(name, depth):
+  assert search.Design.of(importlib.import_module(f'configs.{name}').get_config().model
+                          ).depth == depth
+
+
+def test_flops_are_xlas_count_of_the_forward_pass():
+  model = models.ResNet(blocks=(1,), channels=(4,), conv_kernels=(3,), skip_kernels=(1,))
+  macs = 32 * 32 * 4 * 27 + 2 * 32 * 32 * 4 * 36 + 4 * 10  # Stem, two block convs, head.
+  assert 2 * macs <= models.flops_per_image(model) <= 1.1 * 2 * macs  # + BN, ReLU, pooling.
+
+
+@pytest.mark.parametrize('blocks,channels', [((2, 2, 2, 2), (64, 128, 256, 512)),  # Down.
+                                             ((1, 1), (16, 32))])  # Up.
+def test_compound_scaling_stops_at_the_last_step_within_budget(blocks, channels):
+  config = search_config(**{'search.scale': 'compound', 'search.rows': 3,
+                            'model.blocks': blocks, 'model.channels': channels})
+  rows = search.compound(config.search, config.model)
+  count, design, phi = rows[0]
+  assert count == model_count(design, config) <= 5_000_000
+  base = search.Design.of(config.model)
+  assert design == search.scaled(base, config.search, phi)
+  over = search.scaled(base, config.search, phi + config.search.phi_step)
+  assert model_count(over, config) > 5_000_000
+  assert (phi < 0) == (blocks == (2, 2, 2, 2))
+  assert [r[0] for r in rows] == sorted([r[0] for r in rows], reverse=True)
+  assert len({r[1] for r in rows}) == len(rows) == 3
+
+
+def test_train_fraction_is_a_leading_subset_shared_over_processes(tmp_path):
+  data = ml_collections.ConfigDict({'dir': str(write_cifar_python(tmp_path, 50, 10))})
+  images, labels = input_pipeline.load_split(data, 'train')
+  parts = [input_pipeline.load_split(data, 'train', fraction=0.3, process_index=i,
+                                     process_count=2) for i in range(2)]
+  np.testing.assert_array_equal(parts[0][0], images[:15][0::2])
+  np.testing.assert_array_equal(parts[1][1], labels[:15][1::2])
+
+
+def test_proxy_training_of_the_top_designs(tmp_path, capsys):
+  data = write_cifar_python(tmp_path / 'cifar', num_train=64, num_test=16)
+  config = tiny_config(**{
+      'data.dir': str(data), 'model.max_params': 3000, 'search.num_layers': (2,),
+      'search.blocks': (1, 2), 'search.channels': (4,), 'search.rows': 2,
+      'search.train_top': 1, 'search.train_epochs': 1, 'search.train_fraction': 0.5})
+  rows = search.run(config, str(tmp_path / 'search'))
+  trained = os.path.join(tmp_path, 'search', rows[0]['design'].name)
+  # A normal run's checkpoint (so a second search resumes it): 32 images / batch 8 = 4 steps.
+  assert os.listdir(os.path.join(trained, 'checkpoints')) == ['4']
+  assert 0 <= rows[0]['test_accuracy'] <= 1 and 'test_accuracy' not in rows[1]
+  assert 'proxy test acc' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('overrides,expected', [
+    ({'search.scale': 'random'}, "config.search.scale='random': expected one of grid, compound"),
+    ({'search.blocks': (0, 1)}, 'config.search.blocks=(0, 1): expected a non-empty list'),
+    ({'search.channels': ()}, 'config.search.channels=()'),
+    ({'search.pool': (-1,)}, 'config.search.pool=(-1,): expected a non-empty list of integers'),
+    ({'search.max_designs': 0}, 'config.search.max_designs=0: must be a number > 0'),
+    ({'search.rows': 2.5}, 'config.search.rows=2.5: must be an integer'),
+    ({'search.depth_coefficient': 0.9}, 'config.search.depth_coefficient=0.9: must be a number'),
+    ({'search.depth_coefficient': 1, 'search.width_coefficient': 1}, 'both 1'),
+    ({'search.phi_step': 0}, 'config.search.phi_step=0'),
+    ({'search.train_fraction': 1.5}, 'config.search.train_fraction=1.5: must be a fraction'),
+    ({'search.rows': 2, 'search.train_top': 3}, 'config.search.train_top=3 is more than the 2'),
+    ({'search.scale': 'compound', 'model.max_params': 0}, 'compound scaling needs a budget'),
+    ({'model.channels': (4,)}, 'config.model.channels=(4,) has 1 entries'),
+])
+def test_bad_search_settings_are_refused(overrides, expected):
+  config = default.get_config()
+  for key, value in overrides.items():
+    section, _, field = key.rpartition('.')
+    with config[section].ignore_type():
+      config[section][field] = value
+  with pytest.raises(validation.ConfigError) as e:
+    validation.check_search(config)
+  assert expected in str(e.value)
+
+
+def test_training_needs_a_workdir_and_a_sane_fraction():
+  config = search_config(**{'search.train_top': 1})
+  with pytest.raises(validation.ConfigError, match='--workdir is required'):
+    search.run(config, workdir=None)
+  config = tiny_config(**{'data.train_fraction': 0.0})
+  with pytest.raises(validation.ConfigError, match='config.data.train_fraction=0.0'):
+    validation.check_config(config, num_devices=jax.device_count())
+
+
+def test_search_from_the_command_line():
+  proc = launch('--config', 'configs/search.py', '--mode=search', '--config.search.rows=3',
+                '--config.search.num_layers=2', '--config.search.channels=32')
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert '25 designs from the config.search ranges, 25 within 5,000,000' in proc.stdout
+  assert '--config.model.blocks=5,5 --config.model.channels=32,64' in proc.stdout
+
+  proc = launch('--config', 'configs/search.py', '--mode=search', '--config.search.scale=best')
+  assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+  assert "error: config.search.scale='best': expected one of grid, compound" in proc.stderr
