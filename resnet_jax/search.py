@@ -111,6 +111,10 @@ def grid(search_config, model_config) -> list[tuple[int, Design]]:
   """
   s, budget = search_config, model_config.max_params
   total = num_grid_designs(s)
+  if not total:
+    raise ConfigError(f'config.search.pool={s.pool!r}: no pool size fits the last feature map '
+                      f'of any design with config.search.num_layers={s.num_layers!r} (with N '
+                      'layers it is 32 / 2^(N-1) pixels wide); add 0 for global pooling')
   if total > s.max_designs:
     raise ConfigError(f'the search ranges give {total:,} designs, more than '
                       f'config.search.max_designs={s.max_designs:,}; narrow the ranges '

@@ -10,7 +10,7 @@ import tempfile
 
 import numpy as np
 
-from tests.conftest import ROOT, write_cifar_python
+from tests.conftest import FAST_COMPILE, ROOT, TINY_FLAGS, write_cifar_python
 from tests.test_launch import launch
 
 WORKER = '''
@@ -49,12 +49,6 @@ if workdir != '-':  # The whole loop: own data shards, one checkpoint, eval over
   print('RESULT', json.dumps({'step': int(state.step), 'num_images': results['num_images']}))
 '''
 
-TINY_FLAGS = ['--config', 'configs/default.py', '--config.model.blocks=1,1',
-              '--config.model.channels=4,8', '--config.batch_size=8', '--config.eval_batch_size=8',
-              '--config.log_every_steps=2', '--config.optimizer.learning_rate=0.05',
-              '--config.optimizer.schedule=constant']  # tiny_config, on the command line.
-
-
 def free_port() -> int:
   with socket.socket() as s:
     s.bind(('localhost', 0))
@@ -82,10 +76,9 @@ def run_together(commands, timeout=600):
 
 def test_two_processes_match_two_devices_and_resume(tmp_path):
   data = write_cifar_python(tmp_path / 'cifar', num_train=24, num_test=21)
-  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'} | {
-      'JAX_PLATFORMS': 'cpu',
-      'JAX_COMPILATION_CACHE_DIR': str(tmp_path / 'jax_cache')}  # Compile each program once.
-  two_devices = env | {'XLA_FLAGS': '--xla_force_host_platform_device_count=2'}
+  env = os.environ | {'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': FAST_COMPILE,  # Both sides alike.
+                      'JAX_COMPILATION_CACHE_DIR': str(tmp_path / 'jax_cache')}  # Compile once.
+  two_devices = env | {'XLA_FLAGS': f'{FAST_COMPILE} --xla_force_host_platform_device_count=2'}
   workdir, out, port = tmp_path / 'run', tmp_path / 'steps', free_port()
   worker = [sys.executable, '-c', WORKER]
   *runs, reference = run_together(
@@ -110,6 +103,7 @@ def test_two_processes_match_two_devices_and_resume(tmp_path):
   port = free_port()
   runs = run_together([([sys.executable, 'launch.py', *TINY_FLAGS, f'--workdir={workdir}',
                          f'--config.data.dir={data}', '--config.num_epochs=2',
+                         '--config.optimizer.schedule=constant',
                          f'--coordinator_address=localhost:{port}', '--num_processes=2',
                          f'--process_id={i}'], env) for i in range(2)])
   for returncode, output in runs:

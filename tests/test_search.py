@@ -2,6 +2,8 @@
 
 import importlib
 import os
+import subprocess
+import sys
 
 import jax
 import ml_collections
@@ -10,8 +12,7 @@ import pytest
 
 from configs import default
 from resnet_jax import input_pipeline, models, search, validation
-from tests.conftest import tiny_config, write_cifar_python
-from tests.test_launch import launch
+from tests.conftest import FAST_COMPILE, ROOT, TINY_FLAGS, tiny_config, write_cifar_python
 
 
 def search_config(**overrides):
@@ -45,6 +46,12 @@ def test_grid_size_is_bounded_before_counting():
   config = search_config(**{'search.blocks': (1, 2, 3, 4, 5), 'search.conv_kernel': (3, 5),
                             'search.max_designs': 1000})  # N = 2, 3, 4 and two widths.
   with pytest.raises(validation.ConfigError, match='give 22,200 designs, more than'):
+    search.grid(config.search, config.model)
+
+
+def test_grid_of_no_designs_is_refused():
+  config = search_config(**{'search.num_layers': (3, 4), 'search.pool': (16,)})
+  with pytest.raises(validation.ConfigError, match=r'config.search.pool=\(16,\): no pool size'):
     search.grid(config.search, config.model)
 
 
@@ -104,18 +111,23 @@ def test_train_fraction_is_a_leading_subset_shared_over_processes(tmp_path):
   np.testing.assert_array_equal(parts[1][1], labels[:15][1::2])
 
 
-def test_proxy_training_of_the_top_designs(tmp_path, capsys):
+def test_proxy_training_of_the_top_designs(tmp_path):
   data = write_cifar_python(tmp_path / 'cifar', num_train=64, num_test=16)
-  config = tiny_config(**{
-      'data.dir': str(data), 'model.max_params': 3000, 'search.num_layers': (2,),
-      'search.blocks': (1, 2), 'search.channels': (4,), 'search.rows': 2,
-      'search.train_top': 1, 'search.train_epochs': 1, 'search.train_fraction': 0.5})
-  rows = search.run(config, str(tmp_path / 'search'))
-  trained = os.path.join(tmp_path, 'search', rows[0]['design'].name)
-  # A normal run's checkpoint (so a second search resumes it): 32 images / batch 8 = 4 steps.
-  assert os.listdir(os.path.join(trained, 'checkpoints')) == ['4']
-  assert 0 <= rows[0]['test_accuracy'] <= 1 and 'test_accuracy' not in rows[1]
-  assert 'proxy test acc' in capsys.readouterr().out
+  proc = subprocess.run(
+      [sys.executable, 'launch.py', *TINY_FLAGS, '--mode=search', f'--workdir={tmp_path}',
+       f'--config.data.dir={data}', '--config.model.max_params=3000',
+       '--config.search.num_layers=2', '--config.search.blocks=1,2', '--config.search.channels=4',
+       '--config.search.rows=2', '--config.search.train_top=1', '--config.search.train_epochs=1',
+       '--config.search.train_fraction=0.5'],
+      cwd=ROOT, env=os.environ | {'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': FAST_COMPILE},
+      capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  header, first, second = proc.stdout.splitlines()[1:4]
+  assert header.split()[-6:] == ['proxy', 'test', 'acc', 'proxy', 'test', 'loss']
+  assert first.split()[1] == '2,942' and 0 <= float(first.split()[-2]) <= 1  # B = 2,2.
+  assert second.split()[1] == '2,638' and second.split()[-1] == '0'  # B = 1,2; not trained.
+  # A normal run (which a second search resumes): 32 of the 64 images / batch 8 = 4 steps.
+  assert os.listdir(tmp_path / 'B2-2_C4-8_F3_K1_P0' / 'checkpoints') == ['4']
 
 
 @pytest.mark.parametrize('overrides,expected', [
@@ -151,15 +163,3 @@ def test_training_needs_a_workdir_and_a_sane_fraction():
   config = tiny_config(**{'data.train_fraction': 0.0})
   with pytest.raises(validation.ConfigError, match='config.data.train_fraction=0.0'):
     validation.check_config(config, num_devices=jax.device_count())
-
-
-def test_search_from_the_command_line():
-  proc = launch('--config', 'configs/search.py', '--mode=search', '--config.search.rows=3',
-                '--config.search.num_layers=2', '--config.search.channels=32')
-  assert proc.returncode == 0, proc.stderr[-2000:]
-  assert '25 designs from the config.search ranges, 25 within 5,000,000' in proc.stdout
-  assert '--config.model.blocks=5,5 --config.model.channels=32,64' in proc.stdout
-
-  proc = launch('--config', 'configs/search.py', '--mode=search', '--config.search.scale=best')
-  assert proc.returncode == 2 and 'Traceback' not in proc.stderr
-  assert "error: config.search.scale='best': expected one of grid, compound" in proc.stderr
