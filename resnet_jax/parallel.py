@@ -6,7 +6,6 @@ With several processes (hosts), the mesh spans the devices of all of them.
 """
 
 import jax
-import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from resnet_jax.validation import ConfigError
@@ -55,8 +54,3 @@ def data_parallel(step_fn, mesh, *, num_replicated_args: int = 1):
   """
   return jax.shard_map(step_fn, mesh=mesh,
                        in_specs=(P(),) * num_replicated_args + (P(AXIS),), out_specs=P())
-
-
-def num_local_devices(mesh) -> int:
-  """Devices of the mesh that belong to this process."""
-  return int(np.sum([d.process_index == jax.process_index() for d in mesh.devices.flat]))
