@@ -5,6 +5,7 @@
   python launch.py --config configs/resnet24.py --mode=summary --config.model.channels=32,64,128
   python launch.py --workdir runs/resnet24 --mode=plot
   python launch.py --config configs/search.py --mode=search
+  python launch.py --config configs/resnet24.py --mode=benchmark
 
 Running the same train command again resumes from the newest checkpoint in the workdir. On
 several hosts, every host runs the same command plus --distributed (Cloud TPU, SLURM, Open MPI)
@@ -22,11 +23,13 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py).',
                                 lock_config=True)
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and TensorBoard summaries.')
-flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'plot', 'search'],
+flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'plot', 'search', 'benchmark'],
                   'train: train and evaluate, resuming if possible; eval: test metrics and '
                   'reports of the newest checkpoint; summary: layer table and parameter count '
                   '(reads no data); plot: curves of the run in --workdir (needs no --config); '
-                  'search: designs under the budget from config.search (see configs/search.py).')
+                  'search: designs under the budget from config.search (see configs/search.py); '
+                  'benchmark: compile time, train and eval images/s, input pipeline images/s '
+                  '(synthetic data; JSON to --workdir if given).')
 flags.DEFINE_bool('distributed', False,
                   'This is one of several processes (e.g. one per host), all started with the '
                   'same command: join them. JAX finds the others itself on Cloud TPU, SLURM and '
@@ -63,10 +66,13 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  from resnet_jax import xla_flags
+  xla_flags.use_fast_cpu_flags()  # Before JAX starts its backends.
   import tensorflow as tf  # Heavy imports after flag parsing keep --help fast.
   tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
   import jax
-  from resnet_jax import models, parallel, plots, preemption, search, train, validation
+  from resnet_jax import (benchmark, models, parallel, plots, preemption, search, train,
+                          validation)
 
   # Orbax logs every save step by step at INFO; keep its warnings, drop the chatter.
   logging.get_absl_logger().addFilter(
@@ -79,7 +85,7 @@ def main(argv):
       parallel.initialize(*processes)
     if jax.process_index() > 0:
       logging.set_verbosity(logging.WARNING)  # Process 0 logs for all of them.
-    if FLAGS.mode not in ('summary', 'search') and not FLAGS.workdir:
+    if FLAGS.mode in ('train', 'eval', 'plot') and not FLAGS.workdir:
       raise validation.ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
     if FLAGS.mode == 'plot':
       print('\n'.join(plots.write_curves(FLAGS.workdir)))
@@ -94,6 +100,11 @@ def main(argv):
       return
     if FLAGS.mode == 'search':
       search.run(config, FLAGS.workdir)
+      return
+    if FLAGS.mode == 'benchmark':
+      results = benchmark.run(config, FLAGS.workdir)
+      if jax.process_index() == 0:
+        print(benchmark.table(results))
       return
     if FLAGS.mode == 'train':
       train.train_and_evaluate(config, FLAGS.workdir)

@@ -26,6 +26,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.dropblock_rate = 0.0
   config.model.dropblock_size = 3
   config.model.dropout = 0.0
+  # How ReLU is expressed: 'max' (nn.relu) or 'select' (jnp.where: same values, and XLA:CPU
+  # then trains ~1.4x faster); 'auto' = select on CPU, max on GPU and TPU.
+  config.model.relu = 'auto'
 
   config.data = ml_collections.ConfigDict()
   # '' = tfds.load('cifar10'). Or a local copy: a cifar-10-batches-py folder, or an image
@@ -90,6 +93,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.train_epochs = 5
   config.search.train_fraction = 0.2
 
+  # bf16 compute; fp32 parameters, BatchNorm statistics and loss. For GPUs and TPUs, not CPUs.
+  config.half_precision = False
   config.batch_size = 128  # Global: split over every device of every process.
   config.eval_batch_size = 512
   config.num_epochs = 200
@@ -99,4 +104,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.checkpoint_every_steps = 0  # Also checkpoint every this many steps; 0 = off.
   config.keep_checkpoints = 3
   config.nonfinite_loss = 'stop'  # stop | skip: what a NaN/inf loss or gradient does.
+
+  config.benchmark = ml_collections.ConfigDict()  # --mode=benchmark
+  config.benchmark.warmup_steps = 2  # Untimed steps (and pipeline batches) before timing.
+  config.benchmark.steps = 5  # Timed train and eval steps; the median is reported.
+  config.benchmark.pipeline_batches = 50  # Timed batches of the input pipeline.
   return config

@@ -9,6 +9,26 @@ import jax.numpy as jnp
 import numpy as np
 
 IMAGE_SHAPE = (32, 32, 3)
+RELUS = ('auto', 'max', 'select')
+
+
+def select_relu(x):
+  """ReLU as a select, which XLA:CPU keeps in memory instead of recomputing it.
+
+  XLA copies a cheap single-input op such as `nn.relu`'s max, and what feeds it, into every
+  consumer. In the backward pass one consumer is the transpose before each weight-gradient
+  convolution, and on CPU a transpose with arithmetic fused in runs several times slower than a
+  plain copy. A select reads two arrays, so XLA computes it once. Values and gradients are
+  `nn.relu`'s.
+  """
+  return jnp.where(x > 0, x, 0)
+
+
+def relu_form(model_config) -> str:
+  """The ReLU form `create_model` builds here: 'auto' is 'select' on CPU, 'max' elsewhere."""
+  if model_config.relu == 'auto':
+    return 'select' if jax.default_backend() == 'cpu' else 'max'
+  return model_config.relu
 
 
 class BasicBlock(nn.Module):
@@ -18,6 +38,7 @@ class BasicBlock(nn.Module):
   skip_kernel: int
   strides: int
   norm: Any
+  relu: Any
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -25,14 +46,14 @@ class BasicBlock(nn.Module):
     conv = functools.partial(nn.Conv, self.channels, use_bias=False, padding='SAME',
                              dtype=self.dtype)
     f = (self.conv_kernel, self.conv_kernel)
-    y = nn.relu(self.norm()(conv(f, strides=self.strides)(x)))
+    y = self.relu(self.norm()(conv(f, strides=self.strides)(x)))
     y = self.norm()(conv(f)(y))
     shortcut = x
     if self.strides != 1 or x.shape[-1] != self.channels:
       k = (self.skip_kernel, self.skip_kernel)
       shortcut = self.norm(name='shortcut_norm')(
           conv(k, strides=self.strides, name='shortcut_conv')(x))
-    return nn.relu(y + shortcut)
+    return self.relu(y + shortcut)
 
 
 class DropBlock(nn.Module):
@@ -74,6 +95,7 @@ class ResNet(nn.Module):
   dropblock_size: int = 0
   dropout: float = 0.0
   bn_axis_name: str | None = None
+  relu: Any = nn.relu  # nn.relu, or `select_relu` (same values, faster on CPU).
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -84,12 +106,12 @@ class ResNet(nn.Module):
     x = x.astype(self.dtype)
     x = nn.Conv(self.channels[0], (3, 3), use_bias=False, padding='SAME', dtype=self.dtype,
                 name='stem_conv')(x)
-    x = nn.relu(norm(name='stem_norm')(x))
+    x = self.relu(norm(name='stem_norm')(x))
     for i, (num_blocks, width) in enumerate(zip(self.blocks, self.channels)):
       for j in range(num_blocks):
         x = BasicBlock(width, self.conv_kernels[i], self.skip_kernels[i],
-                       strides=2 if i > 0 and j == 0 else 1, norm=norm, dtype=self.dtype,
-                       name=f'layer{i + 1}_block{j + 1}')(x)
+                       strides=2 if i > 0 and j == 0 else 1, norm=norm, relu=self.relu,
+                       dtype=self.dtype, name=f'layer{i + 1}_block{j + 1}')(x)
         if self.dropblock_size:
           x = DropBlock(self.dropblock_size)(x, dropblock_rate, deterministic=not train)
     if self.pool:
@@ -115,7 +137,9 @@ def create_model(model_config, *, bn_axis_name=None, dtype=jnp.float32) -> ResNe
                 skip_kernels=per_layer(model_config.skip_kernel, n), pool=model_config.pool,
                 num_classes=model_config.num_classes,
                 dropblock_size=model_config.dropblock_size if model_config.dropblock_rate else 0,
-                dropout=model_config.dropout, bn_axis_name=bn_axis_name, dtype=dtype)
+                dropout=model_config.dropout, bn_axis_name=bn_axis_name,
+                relu={'max': nn.relu, 'select': select_relu}[relu_form(model_config)],
+                dtype=dtype)
 
 
 def abstract_variables(model: ResNet):

@@ -165,6 +165,28 @@ def make_train_step(mesh, learning_rate_fn, label_smoothing: float = 0.0, **opti
   return jax.jit(parallel.data_parallel(step, mesh), donate_argnums=0)
 
 
+def create_model(config) -> models.ResNet:
+  """The ResNet a run trains, with BatchNorm statistics averaged over devices.
+
+  Under `config.half_precision` it computes in bf16; parameters, BatchNorm statistics and the
+  logits (so the loss) stay fp32.
+  """
+  return models.create_model(config.model, bn_axis_name=AXIS,
+                             dtype=jnp.bfloat16 if config.half_precision else jnp.float32)
+
+
+def make_steps(config, mesh, learning_rate_fn, num_steps: int):
+  """The jitted train and eval steps that `config` asks for, over `num_steps` of training."""
+  train = make_train_step(
+      mesh, learning_rate_fn, config.label_smoothing, seed=config.seed,
+      mixup_alpha=config.augment.mixup_alpha, cutmix_alpha=config.augment.cutmix_alpha,
+      dropblock_rate_fn=optax.linear_schedule(0.0, config.model.dropblock_rate, num_steps),
+      ema_decay=config.ema_decay)
+  evaluate = jax.jit(parallel.data_parallel(
+      functools.partial(eval_step, tta_flip=config.tta_flip), mesh))
+  return train, evaluate
+
+
 class Trainer:
   """Everything a run needs, built from a validated config: model, data, compiled steps."""
 
@@ -173,7 +195,7 @@ class Trainer:
     process = dict(process_index=jax.process_index(), process_count=jax.process_count())
     self.local_batch = config.batch_size // jax.process_count()
     self.local_eval_batch = config.eval_batch_size // jax.process_count()
-    self.model = models.create_model(config.model, bn_axis_name=AXIS)
+    self.model = create_model(config)
     self.eval_sets = {'test': input_pipeline.load_split(config.data, 'test', **process)}
     steps_per_epoch = 1
     if with_train_data:
@@ -196,13 +218,8 @@ class Trainer:
         for split, (images, _) in self.eval_sets.items()}
     self.learning_rate_fn = optim.learning_rate_schedule(config.optimizer, steps_per_epoch,
                                                          config.num_epochs)
-    self.train_step = make_train_step(
-        mesh, self.learning_rate_fn, config.label_smoothing, seed=config.seed,
-        mixup_alpha=config.augment.mixup_alpha, cutmix_alpha=config.augment.cutmix_alpha,
-        dropblock_rate_fn=optax.linear_schedule(0.0, config.model.dropblock_rate, self.num_steps),
-        ema_decay=config.ema_decay)
-    self.eval_step = jax.jit(parallel.data_parallel(
-        functools.partial(eval_step, tta_flip=config.tta_flip), mesh))
+    self.train_step, self.eval_step = make_steps(config, mesh, self.learning_rate_fn,
+                                                 self.num_steps)
 
   def initial_state(self) -> TrainState:
     return parallel.replicate(create_train_state(self.config, self.model,

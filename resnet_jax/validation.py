@@ -47,6 +47,7 @@ def check_model(model_config) -> int:
     raise ConfigError(f'config.model.pool={pool!r}: with {n} residual layers the last feature '
                       f'map is {final_size}x{final_size}, so the pool size must be an integer '
                       f'from 1 to {final_size}, or 0 for global average pooling')
+  check_choice('model.relu', model_config.relu, models.RELUS)
   if not _is_int(model_config.num_classes) or model_config.num_classes < 2:
     raise ConfigError(f'config.model.num_classes={model_config.num_classes!r}: must be >= 2')
   _fraction('model.dropblock_rate', model_config.dropblock_rate)
@@ -120,15 +121,17 @@ def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
   count = check_model(config.model)
   counts = ('batch_size', 'eval_batch_size', 'num_epochs', 'log_every_steps',
             'eval_every_epochs', 'checkpoint_every_epochs', 'keep_checkpoints',
-            'optimizer.step_epochs', 'augment.cutout_holes', 'augment.perspective_repeats')
+            'optimizer.step_epochs', 'augment.cutout_holes', 'augment.perspective_repeats',
+            'benchmark.steps', 'benchmark.pipeline_batches')
   sizes = ('checkpoint_every_steps', 'augment.crop_padding', 'augment.cutout',
-           'early_stopping_patience')
+           'early_stopping_patience', 'benchmark.warmup_steps')
   check_numbers(config, positive=counts + ('optimizer.learning_rate',),
                 non_negative=sizes + ('optimizer.momentum', 'optimizer.weight_decay',
                                       'optimizer.warmup_epochs', 'optimizer.clip_global_norm',
                                       'augment.mixup_alpha', 'augment.cutmix_alpha'),
                 integers=counts + sizes + ('seed',))
-  for name in ('optimizer.nesterov', 'optimizer.decay_all_params', 'augment.flip', 'tta_flip'):
+  for name in ('optimizer.nesterov', 'optimizer.decay_all_params', 'augment.flip', 'tta_flip',
+               'half_precision'):
     if not isinstance(_field(config, name), bool):
       raise ConfigError(f'config.{name}={_field(config, name)!r}: must be True or False')
   check_choice('optimizer.name', config.optimizer.name, optim.OPTIMIZERS)

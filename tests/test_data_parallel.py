@@ -39,8 +39,8 @@ assert int(state.step) == 2, state.step
 
 
 def test_two_devices_match_one_device(tmp_path):
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2',
-             JAX_PLATFORMS='cpu')
+  env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=os.environ.get('XLA_FLAGS', '')
+             + ' --xla_force_host_platform_device_count=2')
   out = tmp_path / 'results.npz'
   proc = subprocess.run([sys.executable, '-c', TWO_DEVICE_SCRIPT, str(out),
                          str(tmp_path / 'workdir')], cwd=ROOT, env=env, capture_output=True,

@@ -1,6 +1,7 @@
-"""The command line: summaries, overrides, and one-line refusals of a user's mistakes."""
+"""The command line: summaries, benchmarks, overrides, one-line refusals of a user's mistakes."""
 
 import concurrent.futures
+import json
 import os
 import pickle
 import subprocess
@@ -9,11 +10,12 @@ import sys
 import pytest
 from clu import metric_writers
 
+from resnet_jax import xla_flags
 from tests.conftest import ROOT, write_cifar_python
 
 
-def launch(*args):
-  env = dict(os.environ, JAX_PLATFORMS='cpu')
+def launch(*args, environ=os.environ):
+  env = dict(environ, JAX_PLATFORMS='cpu')
   return subprocess.run([sys.executable, str(ROOT / 'launch.py'), *args], cwd=ROOT, env=env,
                         capture_output=True, text=True, timeout=600)
 
@@ -24,6 +26,24 @@ def test_summary_counts_parameters_after_overrides():
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert 'Trainable parameters: 2,797,610' in proc.stdout
   assert 'layer4_block2' in proc.stdout
+
+
+def test_benchmark_prints_a_table_and_writes_json_with_cpu_flags(tmp_path):
+  environ = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}  # As a user runs it.
+  proc = launch('--config', 'configs/resnet24.py', '--mode=benchmark', f'--workdir={tmp_path}',
+                '--config.model.blocks=1,1', '--config.model.channels=4,8',
+                '--config.batch_size=8', '--config.eval_batch_size=8',
+                '--config.benchmark.warmup_steps=1', '--config.benchmark.steps=2',
+                '--config.benchmark.pipeline_batches=2', environ=environ)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  for row in ('train step compile', 'train images/s', 'eval images/s', 'input pipeline'):
+    assert f'| {row}' in proc.stdout
+  results = json.loads((tmp_path / 'benchmark.json').read_text())
+  assert results['backend'] == 'cpu' and results['relu'] == 'select'
+  assert results['xla_flags'] == ' '.join(xla_flags.CPU_FLAGS)  # Set by the launcher.
+  for key in ('train_step_compile_s', 'train_images_per_sec', 'eval_images_per_sec',
+              'input_pipeline_images_per_sec'):
+    assert results[key] > 0
 
 
 def bad_data_folders(root):

@@ -4,6 +4,7 @@ import importlib
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from resnet_jax import models, validation
@@ -60,3 +61,21 @@ def test_count_by_hand_for_a_small_design():
   layer2 = 3 * 3 * 4 * 8 + 3 * 3 * 8 * 8 + 2 * 2 * 8 + (4 * 8 + 2 * 8)
   head = 8 * 10 + 10
   assert models.trainable_params(model) == stem + layer1 + layer2 + head
+
+
+def test_select_relu_model_matches_the_plain_one_forward_and_gradients():
+  kwargs = dict(blocks=(1, 2), channels=(4, 8), conv_kernels=(3, 3), skip_kernels=(1, 1))
+  plain = models.ResNet(**kwargs)
+  other = models.ResNet(relu=models.select_relu, **kwargs)
+  x = jax.random.normal(jax.random.key(1), (4, 8, 8, 3))
+  variables = plain.init(jax.random.key(0), x)
+  assert jax.tree.structure(other.init(jax.random.key(0), x)) == jax.tree.structure(variables)
+
+  def loss_and_stats(model, params, x):
+    logits, updates = model.apply({**variables, 'params': params}, x, train=True,
+                                  mutable=['batch_stats'])
+    return jnp.sum(jnp.sin(logits)), (logits, updates)
+
+  grad = jax.jit(jax.grad(loss_and_stats, argnums=(1, 2), has_aux=True), static_argnums=0)
+  results = [grad(model, variables['params'], x) for model in (plain, other)]
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), *results)

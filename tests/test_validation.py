@@ -65,6 +65,11 @@ def test_budget_check_can_be_turned_off():
     ({'data.val_fraction': 1.0}, 'config.data.val_fraction=1.0'),
     ({'early_stopping_patience': -1}, 'config.early_stopping_patience=-1'),
     ({'tta_flip': 1}, 'config.tta_flip=1: must be True or False'),
+    ({'model.relu': 'gelu'}, "config.model.relu='gelu': expected one of auto, max, select"),
+    ({'half_precision': 1}, 'config.half_precision=1: must be True or False'),
+    ({'benchmark.steps': 0}, 'config.benchmark.steps=0'),
+    ({'benchmark.warmup_steps': -1}, 'config.benchmark.warmup_steps=-1'),
+    ({'benchmark.pipeline_batches': 2.5}, 'config.benchmark.pipeline_batches=2.5'),
 ])
 def test_malformed_configs_are_refused(overrides, expected):
   config = tiny_config()
