@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 TWO_DEVICE_SCRIPT = '''
 import sys
 import jax, numpy as np, tensorflow_datasets as tfds
-from resnet_jax import models, optim, parallel, train
+from resnet_jax import optim, parallel, train
 from tests.conftest import tiny_config
 
 assert jax.device_count() == 2, jax.devices()
@@ -23,7 +23,7 @@ results = {}
 for n in (1, 2):
   mesh = parallel.make_mesh(jax.devices()[:n])
   lr = optim.learning_rate_schedule(config.optimizer, steps_per_epoch=10, num_epochs=1)
-  model = models.create_model(config.model, bn_axis_name=parallel.AXIS)
+  model = train.create_model(config)
   state = parallel.replicate(train.create_train_state(config, model, lr), mesh)
   state, metrics, finite = train.make_train_step(mesh, lr)(state, parallel.shard_batch(batch, mesh))
   assert bool(finite)

@@ -16,7 +16,7 @@ from tests.test_launch import launch
 WORKER = '''
 import json, sys
 import jax, numpy as np
-from resnet_jax import models, optim, parallel, train
+from resnet_jax import optim, parallel, train
 from tests.conftest import tiny_config
 
 process_id, num_processes, port, data_dir, workdir, out = sys.argv[1:]
@@ -28,7 +28,7 @@ config = tiny_config(**{'data.dir': data_dir, 'optimizer.schedule': 'constant'})
 # Four steps on fixed global batches of 8; each process feeds its own half of every batch.
 mesh = parallel.make_mesh()
 lr = optim.learning_rate_schedule(config.optimizer, steps_per_epoch=4, num_epochs=1)
-model = models.create_model(config.model, bn_axis_name=parallel.AXIS)
+model = train.create_model(config)
 state = parallel.replicate(train.create_train_state(config, model, lr), mesh)
 step = train.make_train_step(mesh, lr)
 rng = np.random.default_rng(0)
