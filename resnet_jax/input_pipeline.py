@@ -7,6 +7,9 @@ then fed through one tf.data pipeline. Data order and augmentation are functions
 
 import os
 import pickle
+import shutil
+import socket
+import urllib.parse
 from typing import Iterator
 
 import numpy as np
@@ -47,15 +50,36 @@ def load_split(data_config, split: str, *, fraction: float = 1.0, process_index:
 
 
 def _load_tfds(split, process_index, process_count):
+  builder = tfds.builder('cifar10')
   process_split = tfds.split_for_jax_process(split, process_index=process_index,
                                              process_count=process_count)
   try:
-    data = tfds.load('cifar10', split=process_split, as_supervised=True)
-  except Exception as e:  # Offline machines fail in many ways inside tfds' downloader.
-    raise ConfigError(
-        f'could not load CIFAR-10 from tfds ({type(e).__name__}: {str(e).splitlines()[0][:200]}).'
-        f' Without internet, point --config.data.dir at a local copy: {_LAYOUTS}') from None
+    data = builder.as_dataset(split=process_split, as_supervised=True)
+  except AssertionError:  # tfds' "could not find data": not downloaded and prepared yet.
+    _download(builder)
+    data = builder.as_dataset(split=process_split, as_supervised=True)
   return _to_numpy(data)
+
+
+def _download(builder) -> None:
+  """Downloads and prepares CIFAR-10 in tfds' data dir, or fails in seconds, leaving nothing.
+
+  tfds' own downloader retries an unreachable host for minutes; a connection attempt first
+  tells an offline machine at once. A failed attempt removes the folders it created.
+  """
+  host = urllib.parse.urlparse(builder.info.homepage).hostname
+  root = builder.data_dir_root
+  created = [p for p in (root, root / 'downloads', root / builder.name) if not p.exists()]
+  try:
+    socket.create_connection((host, 443), timeout=10).close()
+    builder.download_and_prepare()
+  except Exception as e:  # Offline machines fail in many ways, inside tfds and before it.
+    for path in created:
+      shutil.rmtree(path, ignore_errors=True)
+    raise ConfigError(
+        f'could not download CIFAR-10 with tfds into {root} ({type(e).__name__}: '
+        f'{str(e).splitlines()[0][:200] if str(e) else host}). Without internet, point '
+        f'--config.data.dir at a local copy: {_LAYOUTS}') from None
 
 
 def _to_numpy(data: tf.data.Dataset):

@@ -1,0 +1,40 @@
+"""The default source, tfds' cifar10, as a fresh environment has it: its download path imports
+and reaches the network; offline, the run fails in seconds with a clear message, leaving nothing."""
+
+import socket
+import time
+
+import pytest
+import requests
+import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download import downloader
+
+from configs import default
+from resnet_jax import input_pipeline
+from resnet_jax.validation import ConfigError
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+  """No host name resolves, as on a machine without network; tfds' data dir does not exist."""
+  def refuse(*args, **kwargs):
+    raise socket.gaierror(socket.EAI_NONAME, 'Name or service not known (blocked by the test)')
+  monkeypatch.setattr(socket, 'getaddrinfo', refuse)
+  # tfds reads TFDS_DATA_DIR once, at import, into this constant.
+  monkeypatch.setattr(tfds.core.constants, 'DATA_DIR', str(tmp_path / 'tensorflow_datasets'))
+  return tmp_path
+
+
+def test_tfds_download_gets_as_far_as_the_network(offline, monkeypatch):
+  monkeypatch.setattr(downloader, 'MAX_RETRIES', 0)  # Fail at the first refusal, not minutes on.
+  builder = tfds.builder('cifar10')  # Raised ModuleNotFoundError when a dependency was missing.
+  with pytest.raises(requests.exceptions.ConnectionError, match='cs.toronto.edu'):
+    builder.download_and_prepare()
+
+
+def test_offline_without_a_local_copy_fails_fast_and_leaves_nothing(offline):
+  start = time.monotonic()
+  with pytest.raises(ConfigError, match=r'could not download CIFAR-10 .*--config\.data\.dir'):
+    input_pipeline.load_split(default.get_config().data, 'test')
+  assert time.monotonic() - start < 30
+  assert list(offline.iterdir()) == []
