@@ -94,15 +94,13 @@ class ResNet(nn.Module):
   num_classes: int = 10
   dropblock_size: int = 0
   dropout: float = 0.0
-  bn_axis_name: str | None = None
   relu: Any = nn.relu  # nn.relu, or `select_relu` (same values, faster on CPU).
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = False, dropblock_rate=0.0):
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9,
-                             epsilon=1e-5, axis_name=self.bn_axis_name if train else None,
-                             dtype=self.dtype)
+                             epsilon=1e-5, dtype=self.dtype)
     x = x.astype(self.dtype)
     x = nn.Conv(self.channels[0], (3, 3), use_bias=False, padding='SAME', dtype=self.dtype,
                 name='stem_conv')(x)
@@ -129,7 +127,7 @@ def per_layer(value, num_layers: int) -> tuple[int, ...]:
   return tuple(value) if isinstance(value, (tuple, list)) else (value,) * num_layers
 
 
-def create_model(model_config, *, bn_axis_name=None, dtype=jnp.float32) -> ResNet:
+def create_model(model_config, *, dtype=jnp.float32) -> ResNet:
   """The ResNet that `config.model` describes (validate it first: `validation.check_model`)."""
   n = len(model_config.blocks)
   return ResNet(blocks=tuple(model_config.blocks), channels=tuple(model_config.channels),
@@ -137,7 +135,7 @@ def create_model(model_config, *, bn_axis_name=None, dtype=jnp.float32) -> ResNe
                 skip_kernels=per_layer(model_config.skip_kernel, n), pool=model_config.pool,
                 num_classes=model_config.num_classes,
                 dropblock_size=model_config.dropblock_size if model_config.dropblock_rate else 0,
-                dropout=model_config.dropout, bn_axis_name=bn_axis_name,
+                dropout=model_config.dropout,
                 relu={'max': nn.relu, 'select': select_relu}[relu_form(model_config)],
                 dtype=dtype)
 

@@ -1,11 +1,13 @@
-"""The one place that knows about devices: processes, the data-parallel mesh, batch placement.
+"""The one place that knows about devices: processes, the mesh, and how arrays lie on it.
 
-Each device holds a replica of the train state and one slice of the global batch; steps
-written per replica (`data_parallel`) average gradients and BatchNorm statistics over AXIS.
-With several processes (hosts), the mesh spans the devices of all of them.
+Steps are jitted over global arrays: the train state and the device-resident datasets are
+replicated on every device, batches are split over the mesh's one axis, and XLA inserts the
+collectives (gradient means, BatchNorm statistics over the global batch). With several
+processes (hosts), the mesh spans the devices of all of them.
 """
 
 import jax
+import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from resnet_jax.validation import ConfigError
@@ -30,27 +32,42 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
 
 
 def make_mesh(devices=None) -> jax.sharding.Mesh:
-  """A 1-D mesh over `devices` (default: every device of every process)."""
+  """A 1-D mesh over `devices` (default: every device of every process).
+
+  Its axis is of the Auto type: XLA propagates the shardings of the inputs through the steps
+  (the arrays' types do not carry them), so the step code is plain single-device code.
+  """
   devices = jax.devices() if devices is None else list(devices)
-  return jax.make_mesh((len(devices),), (AXIS,), devices=devices)
+  return jax.make_mesh((len(devices),), (AXIS,), axis_types=(jax.sharding.AxisType.Auto,),
+                       devices=devices)
+
+
+def replicated(mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
+
+
+def batch_sharding(mesh, batch_axis: int = 0) -> NamedSharding:
+  """Arrays whose axis `batch_axis` is split over the devices (the rest whole on each)."""
+  return NamedSharding(mesh, P(*[None] * batch_axis, AXIS))
 
 
 def replicate(tree, mesh):
-  """Places a pytree, whole, on every device of the mesh."""
-  return jax.device_put(tree, NamedSharding(mesh, P()))
+  """Places a pytree of device arrays (the same on every process), whole, on every device."""
+  return jax.device_put(tree, replicated(mesh))
 
 
-def shard_batch(batch, mesh):
-  """Turns this process's part of a global batch into arrays split over the mesh."""
-  sharding = NamedSharding(mesh, P(AXIS))
-  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+def put_global(tree, sharding: NamedSharding):
+  """Global arrays from host arrays that every process holds in full (each copies its part)."""
+  def put(array):
+    array = np.asarray(array)
+    return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
+  return jax.tree.map(put, tree)
 
 
-def data_parallel(step_fn, mesh, *, num_replicated_args: int = 1):
-  """Runs `step_fn(*replicated_args, batch)` once per device on its slice of the batch.
+def shard_batch(batch, mesh, batch_axis: int = 0):
+  """Turns this process's part of global batches into arrays split over the mesh.
 
-  The replicated arguments and all outputs are the same on every device (the step must
-  average what differs with `jax.lax.pmean(..., AXIS)`).
+  Each process holds the slice of axis `batch_axis` that its devices take.
   """
-  return jax.shard_map(step_fn, mesh=mesh,
-                       in_specs=(P(),) * num_replicated_args + (P(AXIS),), out_specs=P())
+  sharding = batch_sharding(mesh, batch_axis)
+  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)

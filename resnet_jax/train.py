@@ -1,260 +1,147 @@
-"""Train state, the data-parallel train and eval steps, and the train / evaluate loops."""
+"""The training loop: data onto the devices, chunks of steps, evaluation, checkpoints, reports.
+
+The step code lives in `steps`; this module feeds it. Training data is either held on the devices
+(`config.data.pipeline='device'`: each chunk of steps gets only the dataset indices of its
+batches) or made by the host's tf.data pipeline (`'host'`: each chunk gets its augmented
+batches). Evaluation always reads device-resident images.
+"""
 
 import contextlib
-import functools
 import os
 import signal
 import time
 from typing import Any
 
-import flax
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 from absl import logging
-from clu import metric_writers, metrics, periodic_actions
-from flax.training import train_state
+from clu import metric_writers, periodic_actions
 from jax.experimental import multihost_utils
 
-from resnet_jax import (checkpoints, early_stopping, input_pipeline, mixing, models, optim,
-                        parallel, plots, preemption, reports, validation, workdir_lock)
-from resnet_jax.parallel import AXIS
-
-
-class TrainState(train_state.TrainState):
-  batch_stats: Any
-  ema: Any = None  # {'params', 'batch_stats'} averaged over steps, when config.ema_decay > 0.
-
-
-@flax.struct.dataclass
-class TrainMetrics(metrics.Collection):
-  loss: metrics.Average.from_output('loss')
-  accuracy: metrics.Average.from_output('accuracy')
-  learning_rate: metrics.LastValue.from_output('learning_rate')
-
-
-@flax.struct.dataclass
-class ConfusionMatrix(metrics.Metric):
-  """Counts of (true class, predicted class) pairs over unmasked examples."""
-  counts: jax.Array
-
-  @classmethod
-  def from_model_output(cls, *, logits, labels, mask, **_):
-    num_classes = logits.shape[-1]
-    return cls(jnp.einsum('n,ni,nj->ij', mask, jax.nn.one_hot(labels, num_classes),
-                          jax.nn.one_hot(jnp.argmax(logits, -1), num_classes)))
-
-  def merge(self, other):
-    return type(self)(self.counts + other.counts)
-
-  def reduce(self):
-    return type(self)(self.counts.sum(axis=0))
-
-  def compute(self):
-    return self.counts
-
-
-@flax.struct.dataclass
-class EvalMetrics(metrics.Collection):
-  loss: metrics.Average.from_output('loss')
-  accuracy: metrics.Accuracy
-  confusion: ConfusionMatrix
-
-
-def cross_entropy(logits, targets, label_smoothing: float = 0.0):
-  """Against class probabilities `targets` (one-hot, or mixed by mixup / cutmix)."""
-  return optax.softmax_cross_entropy(logits, optax.smooth_labels(targets, label_smoothing))
+from resnet_jax import (checkpoints, device_data, early_stopping, input_pipeline, parallel,
+                        plots, preemption, reports, steps, validation, workdir_lock)
 
 
 class NonFiniteLoss(Exception):
   """The loss became NaN or infinite; the run stopped without saving."""
 
 
-def train_step(state: TrainState, batch, *, learning_rate_fn, label_smoothing: float = 0.0,
-               seed: int = 0, mixup_alpha: float = 0.0, cutmix_alpha: float = 0.0,
-               dropblock_rate_fn=None, ema_decay: float = 0.0):
-  """One optimizer step on this device's slice of the global batch (run under `data_parallel`).
-
-  Returns the new state, the step's metrics, and whether its loss and update were finite.
-
-  The loss is the mean over the global batch; since the parameters are replicated, JAX sums
-  their gradients over devices, so every replica applies the same global-batch update.
-  BatchNorm averages its statistics over all devices (`bn_axis_name`). Random numbers (mixing,
-  dropout, DropBlock) are a function of (seed, step, device): reproducible when resumed, and
-  different on every device.
-  """
-  key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), state.step),
-                           jax.lax.axis_index(AXIS))
-  mix_key, dropout_key = jax.random.split(key)
-  images, perm, weight = mixing.mix(mix_key, batch['image'], mixup_alpha=mixup_alpha,
-                                    cutmix_alpha=cutmix_alpha)
-  dropblock_rate = dropblock_rate_fn(state.step) if dropblock_rate_fn else 0.0
-
-  def loss_fn(params):
-    logits, updates = state.apply_fn(
-        {'params': params, 'batch_stats': state.batch_stats}, images, train=True,
-        dropblock_rate=dropblock_rate, mutable=['batch_stats'], rngs={'dropout': dropout_key})
-    targets = mixing.mix_targets(jax.nn.one_hot(batch['label'], logits.shape[-1]), perm, weight)
-    loss = jax.lax.pmean(cross_entropy(logits, targets, label_smoothing).mean(), AXIS)
-    return loss, (logits, updates['batch_stats'])
-
-  (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-  accuracy = jax.lax.pmean(jnp.mean(jnp.argmax(logits, -1) == batch['label']), AXIS)
-  step_metrics = TrainMetrics.single_from_model_output(
-      loss=loss, accuracy=accuracy, learning_rate=learning_rate_fn(state.step))
-  updated = state.apply_gradients(grads=grads, batch_stats=batch_stats)
-  if ema_decay:
-    updated = updated.replace(ema=optax.incremental_update(
-        {'params': updated.params, 'batch_stats': batch_stats}, state.ema, 1 - ema_decay))
-  # A non-finite loss or update never reaches the state: the step is skipped and reported.
-  finite = jnp.isfinite(loss) & jnp.all(jnp.array(
-      [jnp.isfinite(x).all() for x in jax.tree.leaves((updated.params, updated.batch_stats))]))
-  skipped = state.replace(step=state.step + 1)
-  new_state = jax.tree.map(lambda u, s: jnp.where(finite, u, s), updated, skipped)
-  return new_state, step_metrics, finite
-
-
-def eval_step(state: TrainState, batch, *, tta_flip: bool = False) -> EvalMetrics:
-  """Metrics of one eval batch: every field is a sum, so summing over devices merges them.
-
-  `tta_flip` scores the mean of the predicted probabilities of each image and its mirror.
-  """
-  def log_probs(images):
-    return jax.nn.log_softmax(state.apply_fn(
-        {'params': state.params, 'batch_stats': state.batch_stats}, images, train=False))
-
-  logits = log_probs(batch['image'])  # Log-probabilities serve as logits from here on.
-  if tta_flip:
-    logits = jnp.logaddexp(logits, log_probs(batch['image'][:, :, ::-1])) - jnp.log(2.0)
-  labels = jax.nn.one_hot(batch['label'], logits.shape[-1])
-  local = EvalMetrics.single_from_model_output(
-      logits=logits, labels=batch['label'], mask=batch['mask'], loss=cross_entropy(logits, labels))
-  return jax.tree.map(lambda x: jax.lax.psum(x, AXIS), local)
-
-
-def ema_weights(state: TrainState) -> TrainState:
-  """The state with its averaged weights in place of the trained ones, for evaluation."""
-  return state.replace(params=state.ema['params'], batch_stats=state.ema['batch_stats'])
-
-
-def create_train_state(config, model: models.ResNet, learning_rate_fn) -> TrainState:
-  """Freshly initialized parameters, BatchNorm statistics and optimizer state."""
-  @jax.jit
-  def init():
-    variables = model.init(jax.random.key(config.seed), jnp.zeros((1, *models.IMAGE_SHAPE)),
-                           train=False)
-    return TrainState.create(apply_fn=model.apply, params=variables['params'],
-                             batch_stats=variables['batch_stats'],
-                             tx=optim.create_optimizer(config.optimizer, learning_rate_fn),
-                             ema=dict(variables) if config.ema_decay else None)
-  # The state is made on one device and then replicated, so the partitionable threefry
-  # generator buys nothing here, and XLA compiles it about 5x slower on CPU (26 s against 5 s
-  # for a tiny ResNet on a 2-core machine).
-  with jax.threefry_partitionable(False):
-    return init()
-
-
-def make_train_step(mesh, learning_rate_fn, label_smoothing: float = 0.0, **options):
-  """The jitted data-parallel train step; it consumes (donates) the state it is given.
-
-  `options`: the other keyword arguments of `train_step` (seed, mixing, DropBlock, EMA).
-  """
-  step = functools.partial(train_step, learning_rate_fn=learning_rate_fn,
-                           label_smoothing=label_smoothing, **options)
-  return jax.jit(parallel.data_parallel(step, mesh), donate_argnums=0)
-
-
-def create_model(config) -> models.ResNet:
-  """The ResNet a run trains, with BatchNorm statistics averaged over devices.
-
-  Under `config.half_precision` it computes in bf16; parameters, BatchNorm statistics and the
-  logits (so the loss) stay fp32.
-  """
-  return models.create_model(config.model, bn_axis_name=AXIS,
-                             dtype=jnp.bfloat16 if config.half_precision else jnp.float32)
-
-
-def make_steps(config, mesh, learning_rate_fn, num_steps: int):
-  """The jitted train and eval steps that `config` asks for, over `num_steps` of training."""
-  train = make_train_step(
-      mesh, learning_rate_fn, config.label_smoothing, seed=config.seed,
-      mixup_alpha=config.augment.mixup_alpha, cutmix_alpha=config.augment.cutmix_alpha,
-      dropblock_rate_fn=optax.linear_schedule(0.0, config.model.dropblock_rate, num_steps),
-      ema_decay=config.ema_decay)
-  evaluate = jax.jit(parallel.data_parallel(
-      functools.partial(eval_step, tta_flip=config.tta_flip), mesh))
-  return train, evaluate
+def _next_multiple(step: int, every: int) -> int:
+  return (step // every + 1) * every
 
 
 class Trainer:
-  """Everything a run needs, built from a validated config: model, data, compiled steps."""
+  """Everything a run needs, built from a validated config: data on the devices, compiled steps.
 
-  def __init__(self, config, mesh, *, with_train_data: bool = True):
+  `data` replaces the config's source with {'train': (images, labels), 'test': ...} (uint8
+  images), as the benchmark's synthetic data does.
+  """
+
+  def __init__(self, config, mesh, *, with_train_data: bool = True, data=None):
     self.config, self.mesh = config, mesh
-    process = dict(process_index=jax.process_index(), process_count=jax.process_count())
-    self.local_batch = config.batch_size // jax.process_count()
-    self.local_eval_batch = config.eval_batch_size // jax.process_count()
-    self.model = create_model(config)
-    self.eval_sets = {'test': input_pipeline.load_split(config.data, 'test', **process)}
-    steps_per_epoch = 1
-    if with_train_data:
-      self.train_images, self.train_labels = input_pipeline.load_split(
-          config.data, 'train', fraction=config.data.train_fraction, **process)
-      if config.data.val_fraction:
-        (self.train_images, self.train_labels), self.eval_sets['val'] = (
-            input_pipeline.split_validation(self.train_images, self.train_labels,
-                                            config.data.val_fraction, config.seed))
-      steps_per_epoch = int(multihost_utils.process_allgather(
-          len(self.train_images) // self.local_batch).min())
-      if steps_per_epoch == 0:
+    self.pipeline = steps.pipeline(config)
+    data = data or self._load(with_train_data)
+    replicated = parallel.replicated(mesh)
+    self.eval_sets = {}
+    for split, (images, labels) in data.items():
+      if split != 'train':
+        indices, mask = device_data.eval_indices(len(images), config.eval_batch_size)
+        self.eval_sets[split] = (
+            parallel.put_global({'image': images, 'label': labels}, replicated),
+            parallel.put_global({'index': indices, 'mask': mask},
+                                parallel.batch_sharding(mesh, batch_axis=1)))
+    self.steps_per_epoch = 1
+    if 'train' in data:
+      images, labels = data['train']
+      if self.pipeline == 'device':
+        self.train_data = parallel.put_global({'image': images, 'label': labels}, replicated)
+        self.steps_per_epoch = len(images) // config.batch_size
+      else:  # Each process makes the batches of its own share.
+        process, count = jax.process_index(), jax.process_count()
+        self.train_share = images[process::count], labels[process::count]
+        self.steps_per_epoch = (len(images) // count) // (config.batch_size // count)
+      if self.steps_per_epoch == 0:
         raise validation.ConfigError(
             f'config.batch_size={config.batch_size} is larger than the training set '
-            f'({len(self.train_images)} images on this process); lower it')
-    self.steps_per_epoch = steps_per_epoch
-    self.num_steps = steps_per_epoch * config.num_epochs
-    self.num_eval_batches = {split: int(multihost_utils.process_allgather(
-        -(-len(images) // self.local_eval_batch)).max())
-        for split, (images, _) in self.eval_sets.items()}
-    self.learning_rate_fn = optim.learning_rate_schedule(config.optimizer, steps_per_epoch,
-                                                         config.num_epochs)
-    self.train_step, self.eval_step = make_steps(config, mesh, self.learning_rate_fn,
-                                                 self.num_steps)
+            f'({len(images)} images); lower it')
+    self.num_steps = self.steps_per_epoch * config.num_epochs
+    self.steps = steps.build(config, mesh, steps_per_epoch=self.steps_per_epoch,
+                             num_steps=self.num_steps)
+    self._order = (None, None)  # (epoch, its data order), for the device pipeline.
+    self._host_batches = None
 
-  def initial_state(self) -> TrainState:
-    return parallel.replicate(create_train_state(self.config, self.model,
-                                                 self.learning_rate_fn), self.mesh)
+  def _load(self, with_train_data: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The config's splits, whole on every process: uint8 images and int32 labels."""
+    config = self.config
+    data = {'test': input_pipeline.load_split(config.data, 'test')}
+    if with_train_data:
+      data['train'] = input_pipeline.load_split(config.data, 'train',
+                                                fraction=config.data.train_fraction)
+      if config.data.val_fraction:
+        data['train'], data['val'] = input_pipeline.split_validation(
+            *data['train'], config.data.val_fraction, config.seed)
+    return data
 
-  def train_batches(self, first_step: int):
-    return input_pipeline.train_batches(
-        self.train_images, self.train_labels, batch_size=self.local_batch,
-        augment_config=self.config.augment, seed=self.config.seed,
-        process_index=jax.process_index(), first_step=first_step)
+  def initial_state(self) -> steps.TrainState:
+    return self.steps.init_state()
 
-  def evaluate(self, state: TrainState, split: str = 'test') -> EvalMetrics:
+  def chunk_end(self, start: int) -> int:
+    """Where the chunk of steps from `start` ends: after `steps_per_dispatch` steps, or at the
+    first epoch end, log step, checkpoint step or end of training before that."""
+    config = self.config
+    ends = [start + self.steps.steps_per_dispatch, self.num_steps,
+            _next_multiple(start, self.steps_per_epoch),
+            _next_multiple(start, config.log_every_steps)]
+    if config.checkpoint_every_steps:
+      ends.append(_next_multiple(start, config.checkpoint_every_steps))
+    return min(ends)
+
+  def train_chunk(self, state, start: int, end: int):
+    """Trains steps `start` .. `end - 1` (one dispatch): (state, TrainMetrics, finite flags)."""
+    rows = self.steps.steps_per_dispatch
+    if self.pipeline == 'device':
+      epoch, first = divmod(start, self.steps_per_epoch)
+      if self._order[0] != epoch:
+        self._order = epoch, device_data.epoch_order(self.config.seed, epoch,
+                                                     self.train_data['label'].shape[0])
+      dataset = self.train_data
+      chunk = parallel.put_global(
+          device_data.train_indices(self._order[1], first, end - start, self.config.batch_size,
+                                    rows), parallel.batch_sharding(self.mesh, batch_axis=1))
+    else:
+      if self._host_batches is None:
+        self._host_batches = input_pipeline.train_batches(
+            *self.train_share, batch_size=self.config.batch_size // jax.process_count(),
+            augment_config=self.config.augment, seed=self.config.seed,
+            process_index=jax.process_index(), first_step=start)
+      batches = [next(self._host_batches) for _ in range(end - start)]
+      batches += [jax.tree.map(np.zeros_like, batches[0])] * (rows - len(batches))
+      dataset = None
+      chunk = parallel.shard_batch(jax.tree.map(lambda *rows: np.stack(rows), *batches),
+                                   self.mesh, batch_axis=1)
+    num_steps = parallel.put_global(np.int32(end - start), parallel.replicated(self.mesh))
+    with jax.transfer_guard('disallow'):  # Every transfer above is explicit.
+      return self.steps.train_chunk(state, dataset, chunk, num_steps)
+
+  def evaluate(self, state: steps.TrainState, split: str = 'test') -> steps.EvalMetrics:
     """Metrics over every image of `split` ('test', or 'val' if held out) exactly once."""
-    total = None
-    images, labels = self.eval_sets[split]
-    for batch in input_pipeline.eval_batches(images, labels, batch_size=self.local_eval_batch,
-                                             num_batches=self.num_eval_batches[split]):
-      step_metrics = self.eval_step(state, parallel.shard_batch(batch, self.mesh))
-      total = step_metrics if total is None else total.merge(step_metrics)
-    return total
+    dataset, batches = self.eval_sets[split]
+    return self.steps.evaluate(state, dataset, batches['index'], batches['mask'])
 
-  def evaluate_all(self, state: TrainState) -> dict[str, dict[str, Any]]:
+  def evaluate_all(self, state: steps.TrainState) -> dict[str, dict[str, Any]]:
     """Summaries of every eval split, and of the test split with the EMA weights if kept."""
     results = {split: eval_summary(self.evaluate(state, split)) for split in self.eval_sets}
     if state.ema is not None:
-      results['test_ema'] = eval_summary(self.evaluate(ema_weights(state)))
+      results['test_ema'] = eval_summary(self.evaluate(steps.ema_weights(state)))
     return results
 
-  def write_reports(self, state: TrainState, workdir: str) -> dict[str, Any]:
+  def write_reports(self, state: steps.TrainState, workdir: str) -> dict[str, Any]:
     """Writes the test reports of `state` (and of its EMA weights if kept); returns the first."""
     step = int(state.step)
     variants = [('report', f'Test results at step {step}', state)]
     if state.ema is not None:
       variants.append(('report_ema', f'Test results of the EMA weights at step {step}',
-                       ema_weights(state)))
+                       steps.ema_weights(state)))
     summaries = []
     for name, title, weights in variants:
       summaries.append({'step': step} | eval_summary(self.evaluate(weights)))
@@ -263,7 +150,7 @@ class Trainer:
     return summaries[0]
 
 
-def eval_summary(eval_metrics: EvalMetrics) -> dict[str, Any]:
+def eval_summary(eval_metrics: steps.EvalMetrics) -> dict[str, Any]:
   """Loss, accuracy, per-class accuracy and confusion matrix (true x predicted) as numbers."""
   computed = eval_metrics.compute()
   confusion = np.rint(np.asarray(computed['confusion'])).astype(int)
@@ -273,7 +160,7 @@ def eval_summary(eval_metrics: EvalMetrics) -> dict[str, Any]:
           'num_images': int(confusion.sum()), 'confusion_matrix': confusion.tolist()}
 
 
-def train_and_evaluate(config, workdir: str) -> TrainState:
+def train_and_evaluate(config, workdir: str) -> steps.TrainState:
   """Trains (resuming from the newest checkpoint in `workdir`), evaluates, checkpoints.
 
   At the end it writes the test reports (of the best checkpoint, with early stopping) and the
@@ -290,7 +177,8 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
     return _train(config, workdir, trainer, stop)
 
 
-def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest) -> TrainState:
+def _train(config, workdir, trainer: Trainer,
+           stop: preemption.StopRequest) -> steps.TrainState:
   writer = metric_writers.create_default_writer(workdir, just_logging=jax.process_index() > 0)
   writer.write_hparams(config.to_dict() | {'model': str(config.model.to_dict())})
   manager = checkpoints.create_manager(workdir, config.keep_checkpoints)
@@ -313,17 +201,20 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest) -> T
                  first_step // trainer.steps_per_epoch, monitored, stopper.best_epoch)
     return state
 
-  logging.info('Training %d steps (%d epochs of %d steps, global batch %d) on %d devices.',
+  logging.info('Training %d steps (%d epochs of %d steps, global batch %d) on %d devices, '
+               '%s data pipeline, up to %d steps per dispatch.',
                trainer.num_steps - first_step, config.num_epochs, trainer.steps_per_epoch,
-               config.batch_size, trainer.mesh.size)
+               config.batch_size, trainer.mesh.size, trainer.pipeline,
+               trainer.steps.steps_per_dispatch)
   report_progress = periodic_actions.ReportProgress(num_train_steps=trainer.num_steps,
                                                     writer=writer, every_secs=30)
-  batches = trainer.train_batches(first_step)
-  unchecked = []  # (step, finite flag) not yet read back, so the host never waits on a step.
+  unchecked = []  # (first step, finite flags) of chunks not yet read back: the host never
+                  # waits on the chunk it just dispatched.
 
   def check_finite():
-    for bad_step, finite in unchecked:
-      if not bool(finite):
+    for start, count, finite in unchecked:
+      for offset in np.flatnonzero(~np.asarray(finite)[:count]):
+        bad_step = start + int(offset) + 1
         if config.nonfinite_loss == 'skip':
           logging.warning('Step %d: non-finite loss or update; skipped it.', bad_step)
           continue
@@ -335,13 +226,15 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest) -> T
     unchecked.clear()
 
   train_metrics, last_log_step, last_log_time = None, first_step, time.time()
-  for step in range(first_step + 1, trainer.num_steps + 1):
-    batch = parallel.shard_batch(next(batches), trainer.mesh)
-    with jax.transfer_guard('disallow'):
-      state, step_metrics, finite = trainer.train_step(state, batch)
-    check_finite()  # The previous step's flag: ready by now, while this step runs.
-    unchecked.append((step, finite))
-    train_metrics = step_metrics if train_metrics is None else train_metrics.merge(step_metrics)
+  start = first_step
+  while start < trainer.num_steps:
+    step = trainer.chunk_end(start)
+    state, chunk_metrics, finite = trainer.train_chunk(state, start, step)
+    check_finite()  # The previous chunk's flags: ready by now, while this chunk runs.
+    unchecked.append((start, step - start, finite))
+    start = step
+    train_metrics = (chunk_metrics if train_metrics is None
+                     else train_metrics.merge(chunk_metrics))
     if jax.process_index() == 0:
       report_progress(step)
     if step % config.log_every_steps == 0 or step == trainer.num_steps:
@@ -375,6 +268,7 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest) -> T
       raise preemption.Preempted(stop.signum or signal.SIGTERM, step, manager.directory)
     if early_stop:
       break
+  check_finite()
   manager.wait_until_finished()
   best = stopper.best_state(state) if stopper else None
   trainer.write_reports(state if best is None else best, workdir)

@@ -122,8 +122,9 @@ def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
   counts = ('batch_size', 'eval_batch_size', 'num_epochs', 'log_every_steps',
             'eval_every_epochs', 'checkpoint_every_epochs', 'keep_checkpoints',
             'optimizer.step_epochs', 'augment.cutout_holes', 'augment.perspective_repeats',
-            'benchmark.steps', 'benchmark.pipeline_batches')
-  sizes = ('checkpoint_every_steps', 'augment.crop_padding', 'augment.cutout',
+            'benchmark.steps', 'benchmark.pipeline_batches', 'benchmark.loop_steps',
+            'benchmark.dataset_size')
+  sizes = ('checkpoint_every_steps', 'steps_per_dispatch', 'augment.crop_padding', 'augment.cutout',
            'early_stopping_patience', 'benchmark.warmup_steps')
   check_numbers(config, positive=counts + ('optimizer.learning_rate',),
                 non_negative=sizes + ('optimizer.momentum', 'optimizer.weight_decay',
@@ -137,6 +138,12 @@ def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
   check_choice('optimizer.name', config.optimizer.name, optim.OPTIMIZERS)
   check_choice('optimizer.schedule', config.optimizer.schedule, optim.SCHEDULES)
   check_choice('nonfinite_loss', config.nonfinite_loss, ('stop', 'skip'))
+  check_choice('data.pipeline', config.data.pipeline, ('auto', 'device', 'host'))
+  if config.data.pipeline == 'device' and config.augment.perspective_distortion:
+    raise ConfigError('config.data.pipeline=device: random perspective '
+                      f'(config.augment.perspective_distortion='
+                      f'{config.augment.perspective_distortion}) runs only in the host '
+                      'pipeline; use config.data.pipeline=host or auto')
   if config.optimizer.schedule == 'onecycle' and config.optimizer.warmup_epochs:
     raise ConfigError(f'config.optimizer.warmup_epochs={config.optimizer.warmup_epochs}: the '
                       'onecycle schedule warms up by itself (its first 30%); set it to 0')
