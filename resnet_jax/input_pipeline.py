@@ -266,14 +266,3 @@ def train_batches(images, labels, *, batch_size: int, augment_config, seed: int,
     ds = ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     yield from ds.as_numpy_iterator()
     epoch, skip = epoch + 1, 0
-
-
-def eval_batches(images, labels, *, batch_size: int, num_batches: int) -> Iterator[dict]:
-  """Every image exactly once, in `num_batches` batches; padding has mask 0."""
-  pad = num_batches * batch_size - len(images)
-  mask = np.concatenate([np.ones(len(images), np.float32), np.zeros(pad, np.float32)])
-  images = np.concatenate([images, np.zeros((pad, *images.shape[1:]), images.dtype)])
-  labels = np.concatenate([labels, np.zeros(pad, labels.dtype)])
-  ds = tf.data.Dataset.from_tensor_slices({'image': images, 'label': labels, 'mask': mask})
-  ds = ds.batch(batch_size).map(lambda b: {**b, 'image': normalize(b['image'])})
-  return ds.prefetch(tf.data.AUTOTUNE).as_numpy_iterator()

@@ -4,14 +4,14 @@ import numpy as np
 import optax
 import pytest
 
-from resnet_jax import early_stopping, train
+from resnet_jax import early_stopping, steps
 
 LOSSES = [1.0, 0.8, 0.9, 0.7, 0.75, 0.71, 0.72, 0.6]  # Epochs 1..8; lowest so far at 1, 2, 4.
 
 
 def state_at(epoch):
   """A stand-in train state whose weights say which epoch it is from."""
-  return train.TrainState.create(apply_fn=None, params={'w': np.full(2, float(epoch))},
+  return steps.TrainState.create(apply_fn=None, params={'w': np.full(2, float(epoch))},
                                  batch_stats={}, tx=optax.sgd(0.1)).replace(step=10 * epoch)
 
 

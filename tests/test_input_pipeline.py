@@ -97,16 +97,6 @@ def test_train_batches_are_seeded_full_and_resumable():
   assert not np.array_equal(run[0]['label'], other_seed[0]['label'])
 
 
-def test_eval_sees_every_image_exactly_once():
-  images, labels = fake_data(21)
-  batches = list(ip.eval_batches(images, labels, batch_size=8, num_batches=3))
-  assert [b['image'].shape[0] for b in batches] == [8, 8, 8]
-  mask = np.concatenate([b['mask'] for b in batches])
-  assert mask.sum() == 21 and mask[:21].all()
-  np.testing.assert_array_equal(np.concatenate([b['label'] for b in batches])[:21], labels)
-  np.testing.assert_allclose(batches[0]['image'][0], ip.normalize(images[0]).numpy(), rtol=1e-6)
-
-
 def data_config(path):
   return ml_collections.ConfigDict({'dir': str(path)})
 

@@ -16,7 +16,7 @@ from tests.test_launch import launch
 WORKER = '''
 import json, sys
 import jax, numpy as np
-from resnet_jax import optim, parallel, train
+from resnet_jax import parallel, steps, train
 from tests.conftest import tiny_config
 
 process_id, num_processes, port, data_dir, workdir, out = sys.argv[1:]
@@ -27,10 +27,8 @@ config = tiny_config(**{'data.dir': data_dir, 'optimizer.schedule': 'constant'})
 
 # Four steps on fixed global batches of 8; each process feeds its own half of every batch.
 mesh = parallel.make_mesh()
-lr = optim.learning_rate_schedule(config.optimizer, steps_per_epoch=4, num_epochs=1)
-model = train.create_model(config)
-state = parallel.replicate(train.create_train_state(config, model, lr), mesh)
-step = train.make_train_step(mesh, lr)
+built = steps.build(config, mesh, steps_per_epoch=4, num_steps=4)
+state = built.init_state()
 rng = np.random.default_rng(0)
 half = slice(4 * jax.process_index(), 4 * jax.process_index() + 8 // jax.process_count())
 losses = []
@@ -38,12 +36,12 @@ for _ in range(4):
   batch = {'image': rng.normal(size=(8, 32, 32, 3)).astype(np.float32),
            'label': rng.integers(0, 10, 8).astype(np.int32)}
   local_batch = parallel.shard_batch({k: v[half] for k, v in batch.items()}, mesh)
-  state, metrics, _ = step(state, local_batch)
+  state, metrics, _ = built.train_step(state, local_batch)
   losses.append(float(metrics.compute()['loss']))
 leaves = jax.tree.leaves((state.params, state.batch_stats))
 np.savez(f'{out}.{process_id}.npz', losses, *[np.asarray(x.addressable_data(0)) for x in leaves])
 
-if workdir != '-':  # The whole loop: own data shards, one checkpoint, eval over uneven shards.
+if workdir != '-':  # The whole loop: device-resident data, one checkpoint, full evaluation.
   state = train.train_and_evaluate(config, workdir)
   results = train.evaluate_checkpoint(config, workdir)
   print('RESULT', json.dumps({'step': int(state.step), 'num_images': results['num_images']}))
@@ -95,7 +93,7 @@ def test_two_processes_match_two_devices_and_resume(tmp_path):
     for name in ref.files[1:]:
       np.testing.assert_allclose(got[name], ref[name], rtol=1e-5, atol=1e-6)
   results = [json.loads(output.split('RESULT ')[1].splitlines()[0]) for _, output in runs]
-  # 12 training images per process, local batch 4; 11 + 10 test images.
+  # 24 training images on the devices of both, global batch 8; 21 test images.
   assert results == [{'step': 3, 'num_images': 21}] * 2
   assert sorted(os.listdir(workdir / 'checkpoints')) == ['3']
 

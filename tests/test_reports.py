@@ -11,13 +11,13 @@ import optax
 import pytest
 from clu import metric_writers
 
-from resnet_jax import input_pipeline, models, parallel, plots, train
+from resnet_jax import input_pipeline, models, parallel, plots, steps, train
 from tests.conftest import random_variables, tiny_config
 
 
 def state_for(model, mesh, seed=0):
   variables = random_variables(model, seed)
-  return parallel.replicate(train.TrainState.create(
+  return parallel.replicate(steps.TrainState.create(
       apply_fn=model.apply, params=variables['params'], batch_stats=variables['batch_stats'],
       tx=optax.identity()), mesh)
 
@@ -40,7 +40,7 @@ def test_report_files_agree_with_an_independent_count(tmp_path):
   mesh = parallel.make_mesh()
   trainer = train.Trainer(tiny_config(**{'data.dir': str(tmp_path / 'data')}), mesh,
                           with_train_data=False)
-  state = state_for(trainer.model, mesh, seed=3)
+  state = state_for(trainer.steps.model, mesh, seed=3)
   summary = trainer.write_reports(state, str(tmp_path))
 
   normalized = (images / 255.0 - np.array(input_pipeline.MEAN)) / np.array(input_pipeline.STD)
@@ -78,7 +78,7 @@ def test_flip_tta_changes_nothing_for_flip_symmetric_images():
   labels = rng.integers(0, 10, 8).astype(np.int32)
   results = {}
   for tta in (False, True):
-    step = jax.jit(parallel.data_parallel(functools.partial(train.eval_step, tta_flip=tta), mesh))
+    step = jax.jit(functools.partial(steps.eval_step, tta_flip=tta))
     for name, x in (('symmetric', symmetric), ('plain', images)):
       batch = parallel.shard_batch({'image': x, 'label': labels, 'mask': np.ones(8, np.float32)},
                                    mesh)

@@ -1,4 +1,5 @@
-"""A killed or preempted run, started again, finishes bit-for-bit like a run never stopped."""
+"""A killed or preempted run, started again, finishes bit-for-bit like a run never stopped
+(device-resident data, augmented on device, in chunks of up to three steps)."""
 
 import os
 import random
@@ -22,7 +23,8 @@ def command(data_dir, workdir):
           f'--workdir={workdir}', f'--config.data.dir={data_dir}', '--config.model.blocks=1,1',
           '--config.model.channels=16,32', '--config.batch_size=64',
           '--config.eval_batch_size=64', '--config.num_epochs=3',
-          '--config.checkpoint_every_steps=2', '--config.log_every_steps=5']
+          '--config.checkpoint_every_steps=4', '--config.log_every_steps=5',
+          '--config.steps_per_dispatch=3', '--config.augment.cutout=8']  # Device pipeline.
 
 
 def run(data_dir, workdir):

@@ -1,0 +1,106 @@
+"""The device pipeline's augmentation follows the host's rules, and its batches are a pure
+function of (seed, epoch, position): the same again, on resume, and on any number of devices."""
+
+import jax
+import ml_collections
+import numpy as np
+import pytest
+
+from configs import default
+from resnet_jax import device_data
+
+KEYS = [jax.random.key(i) for i in range(40)]
+
+
+def augment_config(**kwargs):
+  return ml_collections.ConfigDict(default.get_config().augment.to_dict() | kwargs)
+
+
+def test_random_crop_is_a_shifted_window_with_zero_fill():
+  image = np.random.default_rng(0).integers(1, 256, (32, 32, 3)).astype(np.uint8)
+  padded = np.pad(image, ((4, 4), (4, 4), (0, 0)))
+  offsets = set()
+  for key in KEYS:
+    crop = np.asarray(device_data.random_crop(key, image, 4))
+    assert crop.shape == (32, 32, 3)
+    matches = [(dy, dx) for dy in range(9) for dx in range(9)
+               if np.array_equal(crop, padded[dy:dy + 32, dx:dx + 32])]
+    assert len(matches) == 1
+    offsets.add(matches[0])
+  assert len(offsets) > 10  # Offsets vary with the key, zero-filled borders included.
+  assert any(0 in o or 8 in o for o in offsets)
+
+
+def test_flip_is_a_mirror_or_nothing():
+  image = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+  outcomes = set()
+  for key in KEYS:
+    out = np.asarray(device_data.random_flip(key, image))
+    if np.array_equal(out, image):
+      outcomes.add('same')
+    else:
+      np.testing.assert_array_equal(out, image[:, ::-1])
+      outcomes.add('mirror')
+  assert outcomes == {'same', 'mirror'}
+
+
+@pytest.mark.parametrize('size', [1, 8, 16])
+def test_cutout_zeroes_exactly_one_square(size):
+  image = np.ones((32, 32, 3), np.float32)
+  corners = set()
+  for key in KEYS[:10]:
+    out = np.asarray(device_data.cutout(key, image, size))
+    assert out.shape == (32, 32, 3)
+    zero_rows, zero_cols = np.nonzero(out[:, :, 0] == 0)
+    assert len(zero_rows) == size * size
+    assert zero_rows.max() - zero_rows.min() == size - 1
+    assert zero_cols.max() - zero_cols.min() == size - 1
+    assert np.all(out[:, :, 0] == out[:, :, 2])  # The hole goes through every channel.
+    corners.add((zero_rows.min(), zero_cols.min()))
+  assert len(corners) > 1 or size == 32
+
+
+def test_augment_keeps_shape_and_normalizes():
+  image = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+  plain = device_data.augment_image(KEYS[0], image, augment_config(crop_padding=0, flip=False))
+  expected = (image / 255.0 - np.array(device_data.MEAN)) / np.array(device_data.STD)
+  np.testing.assert_allclose(np.asarray(plain), expected, rtol=1e-5, atol=1e-6)
+  full = device_data.augment_image(KEYS[0], image, augment_config(cutout=8))
+  assert full.shape == (32, 32, 3) and full.dtype == np.float32
+
+
+def test_train_batches_are_a_function_of_seed_epoch_and_position():
+  rng = np.random.default_rng(0)
+  dataset = {'image': rng.integers(0, 256, (40, 32, 32, 3)).astype(np.uint8),
+             'label': np.arange(40, dtype=np.int32)}
+  config = augment_config(cutout=4)
+  order = device_data.epoch_order(seed=3, epoch=1, num_images=40)
+  assert sorted(order) == list(range(40))
+  assert not np.array_equal(order, device_data.epoch_order(3, 2, 40))
+  assert not np.array_equal(order, device_data.epoch_order(4, 1, 40))
+  indices = device_data.train_indices(order, first=1, count=2, batch_size=8, rows=4)
+  np.testing.assert_array_equal(indices[:2].ravel(), order[8:24])
+  assert not indices[2:].any()  # Rows past the count are padding.
+
+  def batch(step, seed=3, rows=indices[0]):
+    out = device_data.train_batch(dataset, rows, seed=seed, step=step, steps_per_epoch=5,
+                                  augment_config=config)
+    return jax.tree.map(np.asarray, out)
+
+  first = batch(6)  # Epoch 1, position 1.
+  np.testing.assert_array_equal(first['label'], indices[0])
+  assert first['image'].shape == (8, 32, 32, 3)
+  jax.tree.map(np.testing.assert_array_equal, first, batch(6))  # Pure: the same again.
+  assert not np.array_equal(first['image'], batch(7)['image'])  # Another position.
+  assert not np.array_equal(first['image'], batch(11)['image'])  # Another epoch.
+  assert not np.array_equal(first['image'], batch(6, seed=4)['image'])
+  # Each image's draw depends on its position in the batch, not on the rest of the batch.
+  half = batch(6, rows=np.concatenate([indices[0][:4], indices[1][:4]]))
+  np.testing.assert_array_equal(half['image'][:4], first['image'][:4])
+
+
+def test_eval_indices_cover_every_image_once():
+  indices, mask = device_data.eval_indices(21, batch_size=8)
+  assert indices.shape == mask.shape == (3, 8)
+  assert mask.sum() == 21 and mask.ravel()[:21].all()
+  np.testing.assert_array_equal(indices.ravel()[:21], np.arange(21))
