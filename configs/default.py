@@ -43,8 +43,14 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.pipeline = 'auto'
 
   config.augment = ml_collections.ConfigDict()
-  config.augment.crop_padding = 4  # Random 32x32 crop after zero padding; 0 = off.
+  # Random 32x32 crop after padding by crop_padding pixels (0 = off): a random translation by
+  # up to that many pixels. The padding is zeros, or the image's reflection (crop_fill=reflect).
+  config.augment.crop_padding = 4
+  config.augment.crop_fill = 'zero'
   config.augment.flip = True  # Random horizontal flip.
+  # With flip: mirror each image in every other epoch instead of at random (airbench's
+  # alternating flip; device pipeline only).
+  config.augment.alternating_flip = False
   config.augment.cutout = 0  # Side of each square hole; 0 = off.
   config.augment.cutout_holes = 1
   # torchvision's RandomPerspective: corner distortion (0 = off) and probability, applied
@@ -73,7 +79,11 @@ def get_config() -> ml_collections.ConfigDict:
   # Stop after this many epochs without a lower validation (else test) loss, keeping the best
   # checkpoint in <workdir>/checkpoints_best; 0 = off.
   config.early_stopping_patience = 0
-  config.tta_flip = False  # Evaluate on the mean of the image's and its mirror's predictions.
+  # Test-time augmentation: evaluate on the mean predicted probabilities of each image's views:
+  # the image, its mirror (tta_flip), and those translated by tta_shift pixels up-left and
+  # down-right (0 = no translated views).
+  config.tta_flip = False
+  config.tta_shift = 0
 
   # --mode=search. grid: every design from the ranges below; compound: config.model scaled by
   # depth_coefficient**phi in depth and width_coefficient**phi in width (EfficientNet), phi in
@@ -101,7 +111,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.half_precision = False
   config.batch_size = 128  # Global: split over every device of every process.
   config.eval_batch_size = 512
-  config.num_epochs = 200
+  config.num_epochs = 200.0  # May be fractional (the run ends mid-epoch).
   # Training steps per call to the device (a loop on device between host interactions); 0 =
   # auto: 1 on CPU, where a step takes seconds, 32 on GPU and TPU.
   config.steps_per_dispatch = 0
@@ -116,6 +126,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.benchmark.warmup_steps = 2  # Untimed steps (and pipeline batches) before timing.
   config.benchmark.steps = 5  # Timed train and eval steps; the median is reported.
   config.benchmark.pipeline_batches = 50  # Timed batches of the input pipeline.
-  config.benchmark.loop_steps = 200  # Timed steps through the training loop and its pipeline.
+  # Timed steps through the training loop and its pipeline, ending after loop_seconds.
+  config.benchmark.loop_steps = 200
+  config.benchmark.loop_seconds = 60.0
   config.benchmark.dataset_size = 50_000  # Synthetic training images (CIFAR-10 has 50,000).
   return config

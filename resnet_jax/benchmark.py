@@ -61,26 +61,27 @@ def step_timings(config, trainer: train.Trainer) -> dict:
   return {'train_step_compile_s': compile_s,
           'flops_per_image': _flops(train_step) / config.batch_size,
           'train_step_images_per_sec': config.batch_size / train_s,
-          'eval_images_per_sec': trainer.eval_sets['test'][1]['mask'].size / eval_s}
+          'eval_images_per_sec': config.eval_batch_size / eval_s}
 
 
 def loop_images_per_sec(config, trainer: train.Trainer) -> float:
   """Training images/s through the run's loop: chunks of steps fed by the configured pipeline,
-  each chunk's finite flags read back while the next one runs, as `train` does."""
+  each chunk's finite flags read back while the next one runs, as `train` does; up to
+  `benchmark.loop_steps` steps, ending with the chunk that passes `benchmark.loop_seconds`."""
   state = trainer.initial_state()
   state, _, finite = trainer.train_chunk(state, 0, trainer.chunk_end(0))  # Compiles.
   jax.block_until_ready((state, finite))
   start_step = step = int(state.step)
   end_step = min(start_step + config.benchmark.loop_steps, trainer.num_steps)
   start, pending = time.perf_counter(), None
-  while step < end_step:
+  while step < end_step and time.perf_counter() - start < config.benchmark.loop_seconds:
     chunk_end = min(trainer.chunk_end(step), end_step)
     state, chunk_metrics, finite = trainer.train_chunk(state, step, chunk_end)
     if pending is not None:
       np.asarray(pending)
     pending, step = finite, chunk_end
   jax.block_until_ready((state, chunk_metrics, finite))
-  return (end_step - start_step) * config.batch_size / (time.perf_counter() - start)
+  return (step - start_step) * config.batch_size / (time.perf_counter() - start)
 
 
 def input_pipeline_images_per_sec(config, images, labels) -> float:

@@ -15,7 +15,9 @@ from resnet_jax import models
 
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
-_AUGMENT_STREAM = 1  # Keys of the augmentation never meet the step's (mixing, dropout).
+# Separate key streams: the augmentation's and the alternating flip's never meet the step's
+# (mixing, dropout).
+_AUGMENT_STREAM, _FLIP_STREAM = 1, 2
 
 
 def has_device_form(augment_config) -> bool:
@@ -33,10 +35,12 @@ def normalize(images):
   return (images.astype(jnp.float32) / 255.0 - jnp.array(MEAN)) / jnp.array(STD)
 
 
-def random_crop(key, image, padding: int):
-  """A random window of the image's size from the image zero-padded by `padding` pixels."""
+def random_crop(key, image, padding: int, fill: str = 'zero'):
+  """A random window of the image's size from the image padded by `padding` pixels (zeros, or
+  its reflection): a translation by up to `padding` pixels in each direction."""
   height, width, channels = image.shape
-  padded = jnp.pad(image, ((padding, padding), (padding, padding), (0, 0)))
+  padded = jnp.pad(image, ((padding, padding), (padding, padding), (0, 0)),
+                   mode='constant' if fill == 'zero' else 'reflect')
   top, left = jax.random.randint(key, (2,), 0, 2 * padding + 1)
   return jax.lax.dynamic_slice(padded, (top, left, 0), (height, width, channels))
 
@@ -58,17 +62,29 @@ def cutout(key, image, size: int, holes: int = 1):
   return jnp.where(hole[:, :, None], jnp.zeros_like(image), image)
 
 
-def augment_image(key, image, augment_config):
-  """The host pipeline's training augmentation, on device: crop, flip, normalize, cutout."""
+def augment_image(key, image, augment_config, mirror=None):
+  """The host pipeline's training augmentation, on device: crop, flip, normalize, cutout.
+
+  `mirror` (a bool) replaces the random flip, for the alternating flip.
+  """
   crop_key, flip_key, cutout_key = jax.random.split(key, 3)
   if augment_config.crop_padding:
-    image = random_crop(crop_key, image, augment_config.crop_padding)
+    image = random_crop(crop_key, image, augment_config.crop_padding, augment_config.crop_fill)
   if augment_config.flip:
-    image = random_flip(flip_key, image)
+    image = (random_flip(flip_key, image) if mirror is None
+             else jnp.where(mirror, image[:, ::-1], image))
   image = normalize(image)
   if augment_config.cutout:
     image = cutout(cutout_key, image, augment_config.cutout, augment_config.cutout_holes)
   return image
+
+
+def alternating_mirror(seed: int, indices, epoch):
+  """airbench's alternating flip: each image is mirrored in every other epoch, starting from a
+  seeded random choice per image, so that every two epochs see both of its sides once."""
+  first = jax.vmap(jax.random.fold_in, (None, 0))(
+      jax.random.fold_in(jax.random.key(seed), _FLIP_STREAM), indices)
+  return jax.vmap(jax.random.bernoulli)(first) ^ (epoch % 2 == 1)
 
 
 def train_batch(dataset, indices, *, seed: int, step, steps_per_epoch: int, augment_config):
@@ -79,9 +95,25 @@ def train_batch(dataset, indices, *, seed: int, step, steps_per_epoch: int, augm
   epoch_key = jax.random.fold_in(
       jax.random.fold_in(jax.random.key(seed), _AUGMENT_STREAM), epoch)
   keys = jax.vmap(jax.random.fold_in, (None, 0))(epoch_key, positions)
-  images = jax.vmap(augment_image, (0, 0, None))(keys, dataset['image'][indices],
-                                                  augment_config)
+  mirror = (alternating_mirror(seed, indices, epoch) if augment_config.alternating_flip
+            else None)
+  images = jax.vmap(augment_image, (0, 0, None, 0 if mirror is not None else None))(
+      keys, dataset['image'][indices], augment_config, mirror)
   return {'image': images, 'label': dataset['label'][indices]}
+
+
+def tta_views(images, *, flip: bool, shift: int):
+  """Test-time views of a batch: each image, its mirror if `flip`, and, if `shift`, each of
+  those translated by `shift` pixels up-left and down-right (reflected borders)."""
+  views = [images] + ([images[:, :, ::-1]] if flip else [])
+  if shift:
+    height, width = images.shape[1:3]
+    shifted = []
+    for view in views:
+      padded = jnp.pad(view, ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode='reflect')
+      shifted += [padded[:, :height, :width], padded[:, 2 * shift:, 2 * shift:]]
+    views += shifted
+  return views
 
 
 def train_indices(order: np.ndarray, first: int, count: int, batch_size: int,

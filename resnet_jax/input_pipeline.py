@@ -147,9 +147,11 @@ def normalize(image):
   return (tf.cast(image, tf.float32) / 255.0 - MEAN) / STD
 
 
-def random_crop(image, seed, padding: int):
-  """A random 32x32 window of the image zero-padded by `padding` pixels on each side."""
-  padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
+def random_crop(image, seed, padding: int, fill: str = 'zero'):
+  """A random 32x32 window of the image padded by `padding` pixels on each side (zeros, or the
+  image's reflection)."""
+  padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]],
+                  mode='CONSTANT' if fill == 'zero' else 'REFLECT')
   return tf.image.stateless_random_crop(padded, tf.shape(image), seed=seed)
 
 
@@ -218,7 +220,7 @@ def augment(image, seed, augment_config):
           image, tf.random.experimental.stateless_fold_in(perspective_seed, i),
           augment_config.perspective_distortion, augment_config.perspective_prob)
   if augment_config.crop_padding:
-    image = random_crop(image, crop_seed, augment_config.crop_padding)
+    image = random_crop(image, crop_seed, augment_config.crop_padding, augment_config.crop_fill)
   if augment_config.flip:
     image = random_flip(image, flip_seed)
   image = normalize(image)

@@ -7,13 +7,14 @@ OPTIMIZERS = ('sgd', 'adam', 'adamw', 'adadelta')
 SCHEDULES = ('constant', 'cosine', 'step', 'onecycle')
 
 
-def learning_rate_schedule(opt_config, steps_per_epoch: int, num_epochs: int) -> optax.Schedule:
+def learning_rate_schedule(opt_config, steps_per_epoch: int,
+                           num_epochs: float) -> optax.Schedule:
   """An optional linear warm-up from zero, then the schedule over the remaining steps.
 
   constant; cosine decay to zero; step: divided by `step_factor` every `step_epochs` epochs;
   onecycle: optax's cosine one-cycle peaking at the learning rate (it warms up by itself).
   """
-  total_steps = steps_per_epoch * num_epochs
+  total_steps = round(steps_per_epoch * num_epochs)  # As the run's, for fractional epochs.
   lr = opt_config.learning_rate
   if opt_config.schedule == 'onecycle':
     return optax.cosine_onecycle_schedule(total_steps, lr)

@@ -102,18 +102,21 @@ def train_step(state: TrainState, batch, *, learning_rate_fn, label_smoothing: f
   return new_state, step_metrics, finite
 
 
-def eval_step(state: TrainState, batch, *, tta_flip: bool = False) -> EvalMetrics:
+def eval_step(state: TrainState, batch, *, tta_flip: bool = False,
+              tta_shift: int = 0) -> EvalMetrics:
   """Metrics of one batch of normalized images (sums over unmasked images, so they merge).
 
-  `tta_flip` scores the mean of the predicted probabilities of each image and its mirror.
+  With test-time augmentation (`tta_flip`, `tta_shift`: `device_data.tta_views`) an image
+  scores the mean of the predicted probabilities of its views.
   """
   def log_probs(images):
     return jax.nn.log_softmax(state.apply_fn(
         {'params': state.params, 'batch_stats': state.batch_stats}, images, train=False))
 
-  logits = log_probs(batch['image'])  # Log-probabilities serve as logits from here on.
-  if tta_flip:
-    logits = jnp.logaddexp(logits, log_probs(batch['image'][:, :, ::-1])) - jnp.log(2.0)
+  views = device_data.tta_views(batch['image'], flip=tta_flip, shift=tta_shift)
+  # Log-probabilities of the mean probability serve as logits from here on.
+  logits = (jax.nn.logsumexp(jnp.stack([log_probs(v) for v in views]), axis=0)
+            - jnp.log(len(views)))
   labels = jax.nn.one_hot(batch['label'], logits.shape[-1])
   return EvalMetrics.single_from_model_output(
       logits=logits, labels=batch['label'], mask=batch['mask'],
@@ -157,8 +160,9 @@ def pipeline(config) -> str:
 
 
 def steps_per_dispatch(config) -> int:
-  """Steps per call of the train chunk: 1 on CPU, where a step takes seconds and a stop
-  signal should act within one; many on accelerators, where a step takes milliseconds."""
+  """Steps per call of the train chunk: 1 on CPU, where a step takes seconds (and XLA:CPU runs
+  one several times slower inside a loop); many on accelerators, where a step takes
+  milliseconds and the host would otherwise sit between steps."""
   if config.steps_per_dispatch:
     return config.steps_per_dispatch
   return 1 if jax.default_backend() == 'cpu' else 32
@@ -175,7 +179,7 @@ class Steps:
   # trains the first `num_steps` rows of `chunk` (dataset indices, or host batches).
   train_chunk: Callable
   train_step: Callable  # (state, batch) -> (state, TrainMetrics, finite): one host batch.
-  # (state, dataset, indices, mask) -> EvalMetrics over every batch of indices.
+  # (state, dataset, indices, mask) -> EvalMetrics of the batch dataset[indices] (sums).
   evaluate: Callable
 
 
@@ -194,29 +198,32 @@ def build(config, mesh, *, steps_per_epoch: int, num_steps: int) -> Steps:
   on_device = pipeline(config) == 'device'
 
   def chunk_fn(state, dataset, chunk, num_steps):
-    def body(i, carry):
-      state, chunk_metrics, finite = carry
+    def step_on_row(state, i):
       row = jax.tree.map(lambda x: x[i], chunk)
       if on_device:
         row = device_data.train_batch(dataset, row, seed=config.seed, step=state.step,
                                       steps_per_epoch=steps_per_epoch,
                                       augment_config=config.augment)
-      row = jax.lax.with_sharding_constraint(row, batch)
-      state, step_metrics, step_finite = step(state, row)
-      return state, chunk_metrics.merge(step_metrics), finite.at[i].set(step_finite)
+      return step(state, jax.lax.with_sharding_constraint(row, batch))
 
     rows = jax.tree.leaves(chunk)[0].shape[0]
+    if rows == 1:  # XLA:CPU runs a ResNet step inside a loop many times slower than outside.
+      state, step_metrics, finite = step_on_row(state, 0)
+      return state, step_metrics, finite[None]
+
+    def body(i, carry):
+      state, chunk_metrics, finite = carry
+      state, step_metrics, step_finite = step_on_row(state, i)
+      return state, chunk_metrics.merge(step_metrics), finite.at[i].set(step_finite)
+
     return jax.lax.fori_loop(0, num_steps, body,
                              (state, TrainMetrics.empty(), jnp.ones((rows,), bool)))
 
   def evaluate_fn(state, dataset, indices, mask):
-    def metrics_of(i):
-      images = device_data.normalize(dataset['image'][indices[i]])
-      eval_batch = jax.lax.with_sharding_constraint(
-          {'image': images, 'label': dataset['label'][indices[i]], 'mask': mask[i]}, batch)
-      return eval_step(state, eval_batch, tta_flip=config.tta_flip)
-    return jax.lax.fori_loop(1, indices.shape[0], lambda i, total: total.merge(metrics_of(i)),
-                             metrics_of(0))
+    images = device_data.normalize(dataset['image'][indices])
+    eval_batch = jax.lax.with_sharding_constraint(
+        {'image': images, 'label': dataset['label'][indices], 'mask': mask}, batch)
+    return eval_step(state, eval_batch, tta_flip=config.tta_flip, tta_shift=config.tta_shift)
 
   def init_state():
     return parallel.replicate(create_train_state(config, model, learning_rate_fn), mesh)

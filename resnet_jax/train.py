@@ -48,8 +48,8 @@ class Trainer:
         indices, mask = device_data.eval_indices(len(images), config.eval_batch_size)
         self.eval_sets[split] = (
             parallel.put_global({'image': images, 'label': labels}, replicated),
-            parallel.put_global({'index': indices, 'mask': mask},
-                                parallel.batch_sharding(mesh, batch_axis=1)))
+            [parallel.put_global({'index': i, 'mask': m}, parallel.batch_sharding(mesh))
+             for i, m in zip(indices, mask)])
     self.steps_per_epoch = 1
     if 'train' in data:
       images, labels = data['train']
@@ -64,7 +64,7 @@ class Trainer:
         raise validation.ConfigError(
             f'config.batch_size={config.batch_size} is larger than the training set '
             f'({len(images)} images); lower it')
-    self.num_steps = self.steps_per_epoch * config.num_epochs
+    self.num_steps = round(self.steps_per_epoch * config.num_epochs)  # Epochs may be fractional.
     self.steps = steps.build(config, mesh, steps_per_epoch=self.steps_per_epoch,
                              num_steps=self.num_steps)
     self._order = (None, None)  # (epoch, its data order), for the device pipeline.
@@ -126,7 +126,11 @@ class Trainer:
   def evaluate(self, state: steps.TrainState, split: str = 'test') -> steps.EvalMetrics:
     """Metrics over every image of `split` ('test', or 'val' if held out) exactly once."""
     dataset, batches = self.eval_sets[split]
-    return self.steps.evaluate(state, dataset, batches['index'], batches['mask'])
+    total = None
+    for batch in batches:
+      batch_metrics = self.steps.evaluate(state, dataset, batch['index'], batch['mask'])
+      total = batch_metrics if total is None else total.merge(batch_metrics)
+    return total
 
   def evaluate_all(self, state: steps.TrainState) -> dict[str, dict[str, Any]]:
     """Summaries of every eval split, and of the test split with the EMA weights if kept."""
@@ -193,7 +197,7 @@ def _train(config, workdir, trainer: Trainer,
     logging.info('Resumed from the checkpoint at step %d (epoch %.2f) in %s.', first_step,
                  first_step / trainer.steps_per_epoch, manager.directory)
   if first_step >= trainer.num_steps:
-    logging.info('Already trained for %d steps (%d epochs); nothing left to do.', first_step,
+    logging.info('Already trained for %d steps (%g epochs); nothing left to do.', first_step,
                  config.num_epochs)
     return state
   if stopper and stopper.stopped(first_step // trainer.steps_per_epoch):
@@ -201,7 +205,7 @@ def _train(config, workdir, trainer: Trainer,
                  first_step // trainer.steps_per_epoch, monitored, stopper.best_epoch)
     return state
 
-  logging.info('Training %d steps (%d epochs of %d steps, global batch %d) on %d devices, '
+  logging.info('Training %d steps (%g epochs of %d steps, global batch %d) on %d devices, '
                '%s data pipeline, up to %d steps per dispatch.',
                trainer.num_steps - first_step, config.num_epochs, trainer.steps_per_epoch,
                config.batch_size, trainer.mesh.size, trainer.pipeline,
@@ -248,7 +252,7 @@ def _train(config, workdir, trainer: Trainer,
     early_stop = False
     if epoch_end and (epoch % config.eval_every_epochs == 0 or step == trainer.num_steps):
       results = trainer.evaluate_all(state)
-      writer.write_scalars(step, {'epoch': epoch} | {
+      writer.write_scalars(step, {'epoch': step / trainer.steps_per_epoch} | {
           f'{split}_{k}': r[k] for split, r in results.items() for k in ('loss', 'accuracy')})
       early_stop = stopper is not None and stopper.update(epoch, results[monitored]['loss'],
                                                           state)

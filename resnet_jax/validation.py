@@ -119,26 +119,38 @@ def check_divisible(name, value, num_devices) -> None:
 def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
   """Everything checkable before data is read; returns the trainable parameter count."""
   count = check_model(config.model)
-  counts = ('batch_size', 'eval_batch_size', 'num_epochs', 'log_every_steps',
+  counts = ('batch_size', 'eval_batch_size', 'log_every_steps',
             'eval_every_epochs', 'checkpoint_every_epochs', 'keep_checkpoints',
             'optimizer.step_epochs', 'augment.cutout_holes', 'augment.perspective_repeats',
             'benchmark.steps', 'benchmark.pipeline_batches', 'benchmark.loop_steps',
             'benchmark.dataset_size')
-  sizes = ('checkpoint_every_steps', 'steps_per_dispatch', 'augment.crop_padding', 'augment.cutout',
-           'early_stopping_patience', 'benchmark.warmup_steps')
-  check_numbers(config, positive=counts + ('optimizer.learning_rate',),
+  sizes = ('checkpoint_every_steps', 'steps_per_dispatch', 'tta_shift', 'augment.crop_padding',
+           'augment.cutout', 'early_stopping_patience', 'benchmark.warmup_steps')
+  check_numbers(config, positive=counts + ('num_epochs', 'optimizer.learning_rate',
+                                           'benchmark.loop_seconds'),
                 non_negative=sizes + ('optimizer.momentum', 'optimizer.weight_decay',
                                       'optimizer.warmup_epochs', 'optimizer.clip_global_norm',
                                       'augment.mixup_alpha', 'augment.cutmix_alpha'),
                 integers=counts + sizes + ('seed',))
-  for name in ('optimizer.nesterov', 'optimizer.decay_all_params', 'augment.flip', 'tta_flip',
-               'half_precision'):
+  for name in ('optimizer.nesterov', 'optimizer.decay_all_params', 'augment.flip',
+               'augment.alternating_flip', 'tta_flip', 'half_precision'):
     if not isinstance(_field(config, name), bool):
       raise ConfigError(f'config.{name}={_field(config, name)!r}: must be True or False')
   check_choice('optimizer.name', config.optimizer.name, optim.OPTIMIZERS)
   check_choice('optimizer.schedule', config.optimizer.schedule, optim.SCHEDULES)
   check_choice('nonfinite_loss', config.nonfinite_loss, ('stop', 'skip'))
   check_choice('data.pipeline', config.data.pipeline, ('auto', 'device', 'host'))
+  check_choice('augment.crop_fill', config.augment.crop_fill, ('zero', 'reflect'))
+  if config.augment.crop_fill == 'reflect' and config.augment.crop_padding >= 32:
+    raise ConfigError(f'config.augment.crop_padding={config.augment.crop_padding}: reflected '
+                      'padding must be narrower than the 32-pixel image')
+  if config.tta_shift >= 32:
+    raise ConfigError(f'config.tta_shift={config.tta_shift}: a translated view must keep part of '
+                      'the 32-pixel image; use 0 to 31 (airbench uses 1)')
+  if config.augment.alternating_flip and (config.data.pipeline == 'host'
+                                          or config.augment.perspective_distortion):
+    raise ConfigError('config.augment.alternating_flip=True runs in the device pipeline only, '
+                      'which config.data.pipeline=host and random perspective rule out')
   if config.data.pipeline == 'device' and config.augment.perspective_distortion:
     raise ConfigError('config.data.pipeline=device: random perspective '
                       f'(config.augment.perspective_distortion='

@@ -104,3 +104,47 @@ def test_eval_indices_cover_every_image_once():
   assert indices.shape == mask.shape == (3, 8)
   assert mask.sum() == 21 and mask.ravel()[:21].all()
   np.testing.assert_array_equal(indices.ravel()[:21], np.arange(21))
+
+
+def test_reflect_fill_translates_within_the_mirrored_border():
+  image = np.random.default_rng(1).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+  padded = np.pad(image, ((2, 2), (2, 2), (0, 0)), mode='reflect')
+  offsets = set()
+  for key in KEYS:
+    crop = np.asarray(device_data.random_crop(key, image, 2, fill='reflect'))
+    matches = [(dy, dx) for dy in range(5) for dx in range(5)
+               if np.array_equal(crop, padded[dy:dy + 32, dx:dx + 32])]
+    assert len(matches) == 1
+    offsets.add(matches[0])
+  assert len(offsets) > 8
+
+
+def test_alternating_flip_mirrors_each_image_every_other_epoch():
+  indices = np.arange(64, dtype=np.int32)
+  mirrors = np.stack([np.asarray(device_data.alternating_mirror(0, indices, epoch))
+                      for epoch in range(4)])
+  assert 10 < mirrors[0].sum() < 54  # A seeded random start per image.
+  np.testing.assert_array_equal(mirrors[1], ~mirrors[0])
+  np.testing.assert_array_equal(mirrors[2], mirrors[0])
+  np.testing.assert_array_equal(mirrors[3], ~mirrors[0])
+  assert not np.array_equal(mirrors[0], np.asarray(device_data.alternating_mirror(1, indices, 0)))
+  # In a batch, the image is mirrored exactly when its mirror flag says so.
+  image = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+  config = augment_config(crop_padding=0, alternating_flip=True)
+  for mirror in (False, True):
+    out = np.asarray(device_data.augment_image(KEYS[0], image, config, np.bool_(mirror)))
+    expected = device_data.augment_image(KEYS[0], image[:, ::-1] if mirror else image,
+                                         augment_config(crop_padding=0, flip=False))
+    np.testing.assert_allclose(out, np.asarray(expected), atol=1e-5)
+
+
+def test_tta_views_are_the_image_its_mirror_and_their_translations():
+  images = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
+  views = [np.asarray(v) for v in device_data.tta_views(images, flip=True, shift=1)]
+  assert len(views) == 6
+  np.testing.assert_array_equal(views[0], images)
+  np.testing.assert_array_equal(views[1], images[:, :, ::-1])
+  padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode='reflect')
+  np.testing.assert_array_equal(views[2], padded[:, :32, :32])  # Content moves down-right.
+  np.testing.assert_array_equal(views[3], padded[:, 2:, 2:])  # Content moves up-left.
+  assert len(device_data.tta_views(images, flip=False, shift=0)) == 1

@@ -35,6 +35,7 @@ def trained(tmp_path_factory):
 
 
 def copy_of(workdir, tmp_path):
+  tmp_path.mkdir(parents=True, exist_ok=True)
   subprocess.run(['cp', '-r', str(workdir), str(tmp_path / 'run')], check=True)
   return tmp_path / 'run'
 
@@ -85,14 +86,18 @@ def finite_checkpoints(workdir):
 
 def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(trained, tmp_path):
   config, workdir = trained
-  workdir = copy_of(workdir, tmp_path)
-  exploding = tiny_config(num_epochs=3, **{'optimizer.learning_rate': 1e30,
-                                           'optimizer.schedule': 'constant'})
-  with pytest.raises(train.NonFiniteLoss, match=r'at step (9|10|11|12) is not finite') as e:
-    run(exploding, workdir)
-  assert 'The newest checkpoint (8) is intact' in str(e.value)
-  assert saved_steps(workdir) == [4, 8]
-  finite_checkpoints(workdir)
+  messages = []
+  for steps_per_dispatch in (1, 4):  # One step per call, or the whole epoch in one chunk.
+    copy = copy_of(workdir, tmp_path / str(steps_per_dispatch))
+    exploding = tiny_config(num_epochs=3, steps_per_dispatch=steps_per_dispatch,
+                            **{'optimizer.learning_rate': 1e30, 'optimizer.schedule': 'constant'})
+    with pytest.raises(train.NonFiniteLoss, match=r'at step (9|10|11|12) is not finite') as e:
+      run(exploding, copy)
+    assert 'The newest checkpoint (8) is intact' in str(e.value)
+    assert saved_steps(copy) == [4, 8]
+    finite_checkpoints(copy)
+    messages.append(str(e.value))
+  assert messages[0] == messages[1]  # The same step, found inside the chunk.
 
 
 def test_nonfinite_steps_can_be_skipped(trained, tmp_path, caplog):

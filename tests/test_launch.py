@@ -34,16 +34,22 @@ def test_benchmark_prints_a_table_and_writes_json_with_cpu_flags(tmp_path):
                 '--config.model.blocks=1,1', '--config.model.channels=4,8',
                 '--config.batch_size=8', '--config.eval_batch_size=8',
                 '--config.benchmark.warmup_steps=1', '--config.benchmark.steps=2',
-                '--config.benchmark.pipeline_batches=2', environ=environ)
+                '--config.benchmark.pipeline_batches=2', '--config.benchmark.loop_steps=6',
+                '--config.benchmark.dataset_size=64', '--config.steps_per_dispatch=4',
+                environ=environ)
   assert proc.returncode == 0, proc.stderr[-2000:]
-  for row in ('train step compile', 'train images/s', 'eval images/s', 'input pipeline'):
+  for row in ('train step compile', 'train step alone', 'training end to end', 'eval images/s',
+              'host input pipeline', 'GFLOP per trained image'):
     assert f'| {row}' in proc.stdout
   results = json.loads((tmp_path / 'benchmark.json').read_text())
   assert results['backend'] == 'cpu' and results['relu'] == 'select'
+  assert results['pipeline'] == 'device' and results['steps_per_dispatch'] == 4
   assert results['xla_flags'] == ' '.join(xla_flags.CPU_FLAGS)  # Set by the launcher.
-  for key in ('train_step_compile_s', 'train_images_per_sec', 'eval_images_per_sec',
-              'input_pipeline_images_per_sec'):
+  for key in ('train_step_compile_s', 'train_step_images_per_sec', 'train_images_per_sec',
+              'eval_images_per_sec', 'input_pipeline_images_per_sec', 'train_tflops'):
     assert results[key] > 0
+  # XLA's count for the tiny design: a forward and backward pass, so above the forward alone.
+  assert 1e6 < results['flops_per_image'] < 1e8
 
 
 def bad_data_folders(root):

@@ -109,3 +109,25 @@ def test_curves_are_read_back_from_the_logged_metrics(tmp_path):
     with open(path, 'rb') as f:
       assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     assert os.path.getsize(path) > 5000
+
+
+def test_translated_tta_views_change_nothing_for_constant_images():
+  """Constant images look the same mirrored and translated (reflected borders): TTA over flip
+  and shift scores them as the plain model does; other images it scores differently."""
+  mesh = parallel.make_mesh(jax.devices()[:1])
+  state = state_for(models.create_model(tiny_config().model), mesh)
+  rng = np.random.default_rng(0)
+  images = rng.normal(size=(8, 32, 32, 3)).astype(np.float32)
+  constant = np.broadcast_to(images[:, :1, :1], images.shape).copy()
+  labels = rng.integers(0, 10, 8).astype(np.int32)
+  results = {}
+  for tta in ((False, 0), (True, 2)):
+    step = jax.jit(functools.partial(steps.eval_step, tta_flip=tta[0], tta_shift=tta[1]))
+    for name, x in (('constant', constant), ('plain', images)):
+      batch = parallel.shard_batch({'image': x, 'label': labels, 'mask': np.ones(8, np.float32)},
+                                   mesh)
+      results[name, tta] = jax.tree.map(np.asarray, step(state, batch).compute())
+  for key in ('loss', 'accuracy', 'confusion'):
+    np.testing.assert_allclose(results['constant', (True, 2)][key],
+                               results['constant', (False, 0)][key], rtol=1e-5)
+  assert not np.isclose(results['plain', (True, 2)]['loss'], results['plain', (False, 0)]['loss'])

@@ -21,7 +21,7 @@ NUM_STEPS = 30  # 640 images / batch 64 = 10 steps per epoch, 3 epochs.
 def command(data_dir, workdir):
   return [sys.executable, str(ROOT / 'launch.py'), '--config', 'configs/default.py',
           f'--workdir={workdir}', f'--config.data.dir={data_dir}', '--config.model.blocks=1,1',
-          '--config.model.channels=16,32', '--config.batch_size=64',
+          '--config.model.channels=4,8', '--config.batch_size=64',
           '--config.eval_batch_size=64', '--config.num_epochs=3',
           '--config.checkpoint_every_steps=4', '--config.log_every_steps=5',
           '--config.steps_per_dispatch=3', '--config.augment.cutout=8']  # Device pipeline.
