@@ -14,7 +14,7 @@ import time
 import jax
 import numpy as np
 
-from resnet_jax import input_pipeline, models, optim, parallel, train, validation
+from resnet_jax import cifar10, input_pipeline, models, optim, parallel, train, validation
 
 
 def _median_seconds(run_step, *, warmup: int, steps: int) -> float:
@@ -31,7 +31,7 @@ def _median_seconds(run_step, *, warmup: int, steps: int) -> float:
 def _synthetic_batch(batch_size: int, mesh, rng: np.random.Generator, *, eval_mask=False):
   """This process's share of a global batch of random images, on the mesh."""
   local = batch_size // jax.process_count()
-  batch = {'image': rng.normal(size=(local, *models.IMAGE_SHAPE)).astype(np.float32),
+  batch = {'image': rng.normal(size=(local, *cifar10.IMAGE_SHAPE)).astype(np.float32),
            'label': rng.integers(0, 10, local).astype(np.int32)}
   if eval_mask:
     batch['mask'] = np.ones(local, np.float32)
@@ -66,7 +66,7 @@ def input_pipeline_images_per_sec(config) -> float:
   rng = np.random.default_rng(config.seed)
   num_images = (warmup + timed) * batch_size
   batches = input_pipeline.train_batches(
-      rng.integers(0, 256, (num_images, *models.IMAGE_SHAPE), dtype=np.uint8),
+      rng.integers(0, 256, (num_images, *cifar10.IMAGE_SHAPE), dtype=np.uint8),
       rng.integers(0, 10, num_images).astype(np.int32), batch_size=batch_size,
       augment_config=config.augment, seed=config.seed)
   for _ in range(warmup):

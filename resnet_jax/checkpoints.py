@@ -12,7 +12,7 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
-from resnet_jax.validation import ConfigError
+from resnet_jax.errors import ConfigError
 
 
 def create_manager(workdir: str, keep: int) -> ocp.CheckpointManager:

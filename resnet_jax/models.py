@@ -8,7 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-IMAGE_SHAPE = (32, 32, 3)
+from resnet_jax import cifar10
+
 RELUS = ('auto', 'max', 'select')
 
 
@@ -91,7 +92,7 @@ class ResNet(nn.Module):
   conv_kernels: Sequence[int]
   skip_kernels: Sequence[int]
   pool: int = 0
-  num_classes: int = 10
+  num_classes: int = cifar10.NUM_CLASSES
   dropblock_size: int = 0
   dropout: float = 0.0
   bn_axis_name: str | None = None
@@ -144,7 +145,7 @@ def create_model(model_config, *, bn_axis_name=None, dtype=jnp.float32) -> ResNe
 
 def abstract_variables(model: ResNet):
   """Shapes and dtypes of the model's variables, computed without running it."""
-  x = jax.ShapeDtypeStruct((1, *IMAGE_SHAPE), jnp.float32)
+  x = jax.ShapeDtypeStruct((1, *cifar10.IMAGE_SHAPE), jnp.float32)
   return jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros(x.shape, x.dtype)))
 
 
@@ -160,12 +161,12 @@ def trainable_params(model: ResNet) -> int:
 
 def layer_table(model: ResNet) -> str:
   """Flax's table of the model's layers, output shapes and parameters."""
-  return model.tabulate(jax.random.key(0), jnp.zeros((1, *IMAGE_SHAPE)), train=False,
+  return model.tabulate(jax.random.key(0), jnp.zeros((1, *cifar10.IMAGE_SHAPE)), train=False,
                         depth=2, console_kwargs={'width': 120, 'force_terminal': False})
 
 
 def flops_per_image(model: ResNet) -> float:
   """XLA's count of floating-point operations in the forward pass of one image (eval mode)."""
-  image = jax.ShapeDtypeStruct((1, *IMAGE_SHAPE), jnp.float32)
+  image = jax.ShapeDtypeStruct((1, *cifar10.IMAGE_SHAPE), jnp.float32)
   forward = jax.jit(functools.partial(model.apply, train=False))
   return forward.lower(abstract_variables(model), image).cost_analysis()['flops']

@@ -8,7 +8,7 @@ With several processes (hosts), the mesh spans the devices of all of them.
 import jax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from resnet_jax.validation import ConfigError
+from resnet_jax.errors import ConfigError
 
 AXIS = 'data'
 

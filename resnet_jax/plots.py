@@ -8,7 +8,7 @@ import os
 import tensorflow as tf
 from matplotlib.figure import Figure
 
-from resnet_jax.validation import ConfigError
+from resnet_jax.errors import ConfigError
 
 CURVES = {
     'loss': ('train_loss', 'val_loss', 'test_loss', 'test_ema_loss'),

@@ -17,8 +17,9 @@ from clu import metric_writers, metrics, periodic_actions
 from flax.training import train_state
 from jax.experimental import multihost_utils
 
-from resnet_jax import (checkpoints, early_stopping, input_pipeline, mixing, models, optim,
-                        parallel, plots, preemption, reports, validation, workdir_lock)
+from resnet_jax import (checkpoints, cifar10, early_stopping, input_pipeline, mixing, models,
+                        optim, parallel, plots, preemption, reports, validation, workdir_lock)
+from resnet_jax.errors import ConfigError
 from resnet_jax.parallel import AXIS
 
 
@@ -142,7 +143,7 @@ def create_train_state(config, model: models.ResNet, learning_rate_fn) -> TrainS
   """Freshly initialized parameters, BatchNorm statistics and optimizer state."""
   @jax.jit
   def init():
-    variables = model.init(jax.random.key(config.seed), jnp.zeros((1, *models.IMAGE_SHAPE)),
+    variables = model.init(jax.random.key(config.seed), jnp.zeros((1, *cifar10.IMAGE_SHAPE)),
                            train=False)
     return TrainState.create(apply_fn=model.apply, params=variables['params'],
                              batch_stats=variables['batch_stats'],
@@ -208,7 +209,7 @@ class Trainer:
       steps_per_epoch = int(multihost_utils.process_allgather(
           len(self.train_images) // self.local_batch).min())
       if steps_per_epoch == 0:
-        raise validation.ConfigError(
+        raise ConfigError(
             f'config.batch_size={config.batch_size} is larger than the training set '
             f'({len(self.train_images)} images on this process); lower it')
     self.steps_per_epoch = steps_per_epoch
@@ -269,7 +270,7 @@ def eval_summary(eval_metrics: EvalMetrics) -> dict[str, Any]:
   confusion = np.rint(np.asarray(computed['confusion'])).astype(int)
   per_class = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
   return {'loss': float(computed['loss']), 'accuracy': float(computed['accuracy']),
-          'per_class_accuracy': dict(zip(input_pipeline.CLASS_NAMES, per_class.tolist())),
+          'per_class_accuracy': dict(zip(cifar10.CLASS_NAMES, per_class.tolist())),
           'num_images': int(confusion.sum()), 'confusion_matrix': confusion.tolist()}
 
 
@@ -400,13 +401,13 @@ def evaluate_checkpoint(config, workdir: str) -> dict[str, Any]:
   manager = os.path.isdir(directory) and checkpoints.create_manager(workdir,
                                                                      config.keep_checkpoints)
   if not manager or manager.latest_step() is None:
-    raise validation.ConfigError(f'no checkpoint in {directory}; train first '
-                                 '(--mode=train) or point --workdir at a trained run')
+    raise ConfigError(f'no checkpoint in {directory}; train first '
+                      '(--mode=train) or point --workdir at a trained run')
   trainer = Trainer(config, mesh, with_train_data=False)
   state = checkpoints.restore_latest(manager, trainer.initial_state())
   if state is None:
-    raise validation.ConfigError(f'no readable checkpoint in {directory} (unreadable ones were '
-                                 f'moved to {directory}_unreadable)')
+    raise ConfigError(f'no readable checkpoint in {directory} (unreadable ones were '
+                      f'moved to {directory}_unreadable)')
   if config.early_stopping_patience:
     best = early_stopping.EarlyStopping(workdir, config.early_stopping_patience).best_state(state)
     state = state if best is None else best

@@ -12,6 +12,7 @@ import pytest
 
 from configs import default
 from resnet_jax import input_pipeline, models, search, validation
+from resnet_jax.errors import ConfigError
 from tests.conftest import FAST_COMPILE, ROOT, TINY_FLAGS, tiny_config, write_cifar_python
 
 
@@ -45,13 +46,13 @@ def test_grid_counts_are_the_models_own_and_the_budget_holds():
 def test_grid_size_is_bounded_before_counting():
   config = search_config(**{'search.blocks': (1, 2, 3, 4, 5), 'search.conv_kernel': (3, 5),
                             'search.max_designs': 1000})  # N = 2, 3, 4 and two widths.
-  with pytest.raises(validation.ConfigError, match='give 22,200 designs, more than'):
+  with pytest.raises(ConfigError, match='give 22,200 designs, more than'):
     search.grid(config.search, config.model)
 
 
 def test_grid_of_no_designs_is_refused():
   config = search_config(**{'search.num_layers': (3, 4), 'search.pool': (16,)})
-  with pytest.raises(validation.ConfigError, match=r'config.search.pool=\(16,\): no pool size'):
+  with pytest.raises(ConfigError, match=r'config.search.pool=\(16,\): no pool size'):
     search.grid(config.search, config.model)
 
 
@@ -151,15 +152,15 @@ def test_bad_search_settings_are_refused(overrides, expected):
     section, _, field = key.rpartition('.')
     with config[section].ignore_type():
       config[section][field] = value
-  with pytest.raises(validation.ConfigError) as e:
+  with pytest.raises(ConfigError) as e:
     validation.check_search(config)
   assert expected in str(e.value)
 
 
 def test_training_needs_a_workdir_and_a_sane_fraction():
   config = search_config(**{'search.train_top': 1})
-  with pytest.raises(validation.ConfigError, match='--workdir is required'):
+  with pytest.raises(ConfigError, match='--workdir is required'):
     search.run(config, workdir=None)
   config = tiny_config(**{'data.train_fraction': 0.0})
-  with pytest.raises(validation.ConfigError, match='config.data.train_fraction=0.0'):
+  with pytest.raises(ConfigError, match='config.data.train_fraction=0.0'):
     validation.check_config(config, num_devices=jax.device_count())

@@ -4,11 +4,12 @@ import pytest
 
 from configs import default
 from resnet_jax import validation
+from resnet_jax.errors import ConfigError
 from tests.conftest import tiny_config
 
 
 def refusal(config, **kwargs) -> str:
-  with pytest.raises(validation.ConfigError) as e:
+  with pytest.raises(ConfigError) as e:
     validation.check_config(config, num_devices=kwargs.get('num_devices', 1))
   return str(e.value)
 
