@@ -8,12 +8,11 @@ import shlex
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from absl import flags
-from ml_collections import config_flags
 
 from configs import resnet24
 from resnet_jax import early_stopping, plots, train, validation
 from tests.conftest import tiny_config
+from tests.test_validation import command_line_config
 
 
 def test_every_technique_end_to_end(tmp_path):
@@ -52,18 +51,6 @@ CONFIGS = ['default', 'tiny', 'resnet24', 'resnet14_c128', 'resnet24_c50', 'resn
            'resnet12', 'search']
 
 
-def parse_command(args):
-  """The config that launch.py builds from these arguments (config_flags, as launch.py uses it)."""
-  argv = ['launch.py', *args]
-  flag_values = flags.FlagValues()
-  config_flags.DEFINE_config_file('config', None, '', flag_values=flag_values, lock_config=True,
-                                  sys_argv=argv)
-  for name in ('workdir', 'mode'):
-    flags.DEFINE_string(name, None, '', flag_values=flag_values)
-  flag_values(argv)
-  return flag_values
-
-
 def documented_commands(name):
   """The `python launch.py ...` commands in a config's docstring, as argument lists."""
   text = importlib.import_module(f'configs.{name}').__doc__
@@ -74,9 +61,10 @@ def documented_commands(name):
 @pytest.mark.parametrize('name', CONFIGS)
 def test_every_documented_command_gives_a_valid_config(name):
   commands = documented_commands(name)
-  assert any(args[:2] == ['--config', f'configs/{name}.py'] for args in commands)
+  assert commands and all(args[:2] == ['--config', f'configs/{name}.py'] or
+                          args[1].startswith(f'configs/{name}.py:') for args in commands)
   for args in commands:
-    parsed = parse_command(args)
+    parsed = command_line_config(*args[2:], config=args[1])
     if parsed.mode == 'search':
       validation.check_search(parsed.config)
     else:
@@ -85,7 +73,7 @@ def test_every_documented_command_gives_a_valid_config(name):
 
 @pytest.mark.parametrize('preset', resnet24.PRESETS)
 def test_every_variant_parses_validates_and_changes_the_recipe(preset):
-  config = parse_command(['--config', f'configs/resnet24.py:{preset}']).config
+  config = command_line_config(config=f'configs/resnet24.py:{preset}').config
   validation.check_config(config, num_devices=1)
-  base = parse_command(['--config', 'configs/resnet24.py']).config
+  base = command_line_config(config='configs/resnet24.py').config
   assert config.model == base.model and config != base

@@ -14,6 +14,7 @@ from configs import default
 from resnet_jax import input_pipeline, models, search, validation
 from resnet_jax.errors import ConfigError
 from tests.conftest import FAST_COMPILE, ROOT, TINY_FLAGS, tiny_config, write_cifar_python
+from tests.test_validation import command_line_config
 
 
 def search_config(**overrides):
@@ -132,26 +133,26 @@ def test_proxy_training_of_the_top_designs(tmp_path):
 
 
 @pytest.mark.parametrize('overrides,expected', [
-    ({'search.scale': 'random'}, "config.search.scale='random': expected one of grid, compound"),
-    ({'search.blocks': (0, 1)}, 'config.search.blocks=(0, 1): expected a non-empty list'),
-    ({'search.channels': ()}, 'config.search.channels=()'),
-    ({'search.pool': (-1,)}, 'config.search.pool=(-1,): expected a non-empty list of integers'),
-    ({'search.max_designs': 0}, 'config.search.max_designs=0: must be a number > 0'),
-    ({'search.rows': 2.5}, 'config.search.rows=2.5: must be an integer'),
-    ({'search.depth_coefficient': 0.9}, 'config.search.depth_coefficient=0.9: must be a number'),
-    ({'search.depth_coefficient': 1, 'search.width_coefficient': 1}, 'both 1'),
-    ({'search.phi_step': 0}, 'config.search.phi_step=0'),
-    ({'search.train_fraction': 1.5}, 'config.search.train_fraction=1.5: must be a fraction'),
-    ({'search.rows': 2, 'search.train_top': 3}, 'config.search.train_top=3 is more than the 2'),
-    ({'search.scale': 'compound', 'model.max_params': 0}, 'compound scaling needs a budget'),
-    ({'model.channels': (4,)}, 'config.model.channels=(4,) has 1 entries'),
+    (['--config.search.scale=random'],
+     "config.search.scale='random': expected one of grid, compound"),
+    (['--config.search.blocks=0,1'], 'config.search.blocks=(0, 1): expected a non-empty list'),
+    (['--config.search.channels=()'], 'config.search.channels=()'),
+    (['--config.search.pool=-1'],
+     'config.search.pool=(-1,): expected a non-empty list of integers'),
+    (['--config.search.max_designs=0'], 'config.search.max_designs=0: must be a number > 0'),
+    (['--config.search.depth_coefficient=0.9'], 'config.search.depth_coefficient=0.9: must be'),
+    (['--config.search.depth_coefficient=1', '--config.search.width_coefficient=1'], 'both 1'),
+    (['--config.search.phi_step=0'], 'config.search.phi_step=0'),
+    (['--config.search.train_fraction=1.5'],
+     'config.search.train_fraction=1.5: must be a fraction'),
+    (['--config.search.rows=2', '--config.search.train_top=3'],
+     'config.search.train_top=3 is more than the 2'),
+    (['--config.search.scale=compound', '--config.model.max_params=0'],
+     'compound scaling needs a budget'),
+    (['--config.model.channels=4'], 'config.model.channels=(4,) has 1 entries'),
 ])
 def test_bad_search_settings_are_refused(overrides, expected):
-  config = default.get_config()
-  for key, value in overrides.items():
-    section, _, field = key.rpartition('.')
-    with config[section].ignore_type():
-      config[section][field] = value
+  config = command_line_config(*overrides, config='configs/default.py').config
   with pytest.raises(ConfigError) as e:
     validation.check_search(config)
   assert expected in str(e.value)
