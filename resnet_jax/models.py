@@ -10,8 +10,6 @@ import numpy as np
 
 from resnet_jax import cifar10
 
-RELUS = ('auto', 'max', 'select')
-
 
 def select_relu(x):
   """ReLU as a select, which XLA:CPU keeps in memory instead of recomputing it.
@@ -23,6 +21,10 @@ def select_relu(x):
   `nn.relu`'s.
   """
   return jnp.where(x > 0, x, 0)
+
+
+# config.model.relu -> the activation; 'auto' (see `relu_form`) picks one of them.
+RELUS = {'max': nn.relu, 'select': select_relu}
 
 
 def relu_form(model_config) -> str:
@@ -139,7 +141,7 @@ def create_model(model_config, *, bn_axis_name=None, dtype=jnp.float32) -> ResNe
                 num_classes=model_config.num_classes,
                 dropblock_size=model_config.dropblock_size if model_config.dropblock_rate else 0,
                 dropout=model_config.dropout, bn_axis_name=bn_axis_name,
-                relu={'max': nn.relu, 'select': select_relu}[relu_form(model_config)],
+                relu=RELUS[relu_form(model_config)],
                 dtype=dtype)
 
 

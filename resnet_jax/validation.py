@@ -44,7 +44,7 @@ def check_model(model_config) -> int:
     raise ConfigError(f'config.model.pool={pool!r}: with {n} residual layers the last feature '
                       f'map is {final_size}x{final_size}, so the pool size must be an integer '
                       f'from 1 to {final_size}, or 0 for global average pooling')
-  check_choice('model.relu', model_config.relu, models.RELUS)
+  check_choice('model.relu', model_config.relu, ('auto', *models.RELUS))
   if not _is_int(model_config.num_classes) or model_config.num_classes < 2:
     raise ConfigError(f'config.model.num_classes={model_config.num_classes!r}: must be >= 2')
   _fraction('model.dropblock_rate', model_config.dropblock_rate)
