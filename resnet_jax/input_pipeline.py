@@ -81,7 +81,7 @@ def _download(builder) -> None:
 
 def _to_numpy(data: tf.data.Dataset):
   """All (image, label) pairs of a finite dataset as two arrays (its size need not be known)."""
-  chunks = list(data.batch(4096).as_numpy_iterator())
+  chunks = list(tfds.as_numpy(data.batch(4096)))
   return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
 
 

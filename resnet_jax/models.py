@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
+from clu import parameter_overview
 
 from resnet_jax import cifar10
 
@@ -152,8 +152,8 @@ def abstract_variables(model: ResNet):
 
 
 def count_params(params) -> int:
-  """Number of scalars in a parameter tree (arrays or shape structs)."""
-  return int(sum(np.prod(p.shape) for p in jax.tree.leaves(params)))
+  """Number of scalars in a parameter tree (arrays or shape structs), as a Python int."""
+  return int(parameter_overview.count_parameters(params))
 
 
 def trainable_params(model: ResNet) -> int:

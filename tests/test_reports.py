@@ -109,3 +109,14 @@ def test_curves_are_read_back_from_the_logged_metrics(tmp_path):
     with open(path, 'rb') as f:
       assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     assert os.path.getsize(path) > 5000
+
+
+def test_curves_of_a_killed_run_read_up_to_its_truncated_last_record(tmp_path):
+  writer = metric_writers.create_default_writer(str(tmp_path), asynchronous=False)
+  writer.write_hparams({'batch_size': 8})  # Not a scalar: skipped.
+  for step in (1, 2, 3):
+    writer.write_scalars(step, {'train_loss': float(step)})
+  writer.close()
+  (path,) = tmp_path.glob('events.out.tfevents.*')
+  os.truncate(path, os.path.getsize(path) - 5)  # The last record, cut mid-write.
+  assert plots.read_scalars(str(tmp_path)) == {'train_loss': {1: 1.0, 2: 2.0}}
