@@ -73,6 +73,7 @@ def main(argv):
   import jax
   from resnet_jax import (benchmark, models, parallel, plots, preemption, search, train,
                           validation)
+  from resnet_jax.errors import ConfigError
 
   # Orbax logs every save step by step at INFO; keep its warnings, drop the chatter.
   logging.get_absl_logger().addFilter(
@@ -86,7 +87,7 @@ def main(argv):
     if jax.process_index() > 0:
       logging.set_verbosity(logging.WARNING)  # Process 0 logs for all of them.
     if FLAGS.mode in ('train', 'eval', 'plot') and not FLAGS.workdir:
-      raise validation.ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
+      raise ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
     if FLAGS.mode == 'plot':
       print('\n'.join(plots.write_curves(FLAGS.workdir)))
       return
@@ -112,7 +113,7 @@ def main(argv):
       results = train.evaluate_checkpoint(config, FLAGS.workdir)
       if jax.process_index() == 0:
         print(json.dumps(results, indent=2))
-  except validation.ConfigError as e:
+  except ConfigError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
   except train.NonFiniteLoss as e:

@@ -40,12 +40,12 @@ def main(argv):
   from resnet_jax import xla_flags  # pylint: disable=import-outside-toplevel
   xla_flags.use_fast_cpu_flags()  # Before JAX starts its backends.
   import jax  # pylint: disable=import-outside-toplevel
-  from resnet_jax import models  # pylint: disable=import-outside-toplevel
+  from resnet_jax import cifar10, models  # pylint: disable=import-outside-toplevel
 
   model = FLAGS.config.model
   kernels = models.per_layer(model.conv_kernel, len(model.blocks))
   # (input size, in channels, out channels, kernel, stride): how many of each the design has.
-  convs, size, width = collections.Counter(), models.IMAGE_SHAPE[0], model.channels[0]
+  convs, size, width = collections.Counter(), cifar10.IMAGE_SHAPE[0], model.channels[0]
   for i, (blocks, channels) in enumerate(zip(model.blocks, model.channels)):
     stride = 2 if i else 1  # The first block of every later layer halves the map.
     convs[(size, width, channels, kernels[i], stride)] += 1

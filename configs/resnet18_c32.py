@@ -2,10 +2,15 @@
 
 2,797,610 trainable parameters. Recipe as its source gives it: SGD (learning rate 0.01,
 momentum 0.9) with L2 weight decay 5e-4 (on the kernels), step decay of the learning rate,
-100 epochs, crop + flip. The source does not give the steps; here the rate is divided by 10
-every 30 epochs, the classic ResNet schedule.
-The source's accuracy figure is not recorded with this design.
+100 epochs at batch 128, crop + flip. The source does not give the steps; here the rate is
+divided by 10 every 30 epochs (configs/default.py's step schedule), the classic ResNet schedule.
   python launch.py --config configs/resnet18_c32.py --workdir runs/resnet18_c32
+
+Source's figure: none recorded with this design.
+Measured here: in bf16, 88.15% at epoch 70 on the JPEG copy of CIFAR-10 on one H100 (main at
+625ffbe; the run was stopped by a time box at epoch 79.8, so 100 epochs are not measured yet):
+  python launch.py --config configs/resnet18_c32.py --workdir runs/resnet18_c32 \
+      --config.half_precision=True --config.data.dir=path/to/cifar10_jpeg
 """
 
 from configs import default
@@ -15,14 +20,7 @@ def get_config():
   config = default.get_config()
   config.model.blocks = (2, 2, 2, 2)
   config.model.channels = (32, 64, 128, 256)
-  config.model.conv_kernel = 3
-  config.model.skip_kernel = 1
-  config.model.pool = 0
-  config.optimizer.name = 'sgd'
   config.optimizer.learning_rate = 0.01
-  config.optimizer.weight_decay = 5e-4
   config.optimizer.schedule = 'step'
-  config.optimizer.step_epochs = 30
-  config.optimizer.step_factor = 10.0
   config.num_epochs = 100
   return config

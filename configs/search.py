@@ -16,6 +16,8 @@ Either, plus a 5-epoch proxy run on a fifth of the training set for the 3 larges
 runs/search/<design> (running it again resumes them; a larger train_epochs extends them):
   python launch.py --config configs/search.py --mode=search --workdir runs/search \
       --config.search.train_top=3
+
+Accuracy: a search lists designs; the proxy runs' accuracy is not measured yet.
 """
 
 from configs import default
@@ -25,19 +27,6 @@ def get_config():
   config = default.get_config()
   config.model.blocks = (2, 2, 2, 2)  # The base of compound scaling: ResNet-18.
   config.model.channels = (64, 128, 256, 512)
-  config.model.max_params = 5_000_000
-  config.search.scale = 'grid'
-  config.search.num_layers = (2, 3, 4)
   config.search.blocks = (1, 2, 3, 4, 5)
   config.search.channels = (32, 48, 64, 96, 128)
-  config.search.conv_kernel = (3,)
-  config.search.skip_kernel = (1,)
-  config.search.pool = (0,)
-  config.search.depth_coefficient = 1.2
-  config.search.width_coefficient = 1.1
-  config.search.phi_step = 0.25
-  config.search.rows = 20
-  config.search.train_top = 0
-  config.search.train_epochs = 5
-  config.search.train_fraction = 0.2
   return config

@@ -16,7 +16,7 @@ import time
 import jax
 import numpy as np
 
-from resnet_jax import (device_data, input_pipeline, models, parallel, steps, train,
+from resnet_jax import (cifar10, device_data, input_pipeline, models, parallel, train,
                         validation)
 
 
@@ -43,7 +43,7 @@ def step_timings(config, trainer: train.Trainer) -> dict:
   built = trainer.steps
   state = built.init_state()
   batch = parallel.put_global(
-      {'image': rng.normal(size=(config.batch_size, *models.IMAGE_SHAPE)).astype(np.float32),
+      {'image': rng.normal(size=(config.batch_size, *cifar10.IMAGE_SHAPE)).astype(np.float32),
        'label': rng.integers(0, 10, config.batch_size).astype(np.int32)},
       parallel.batch_sharding(trainer.mesh))
   start = time.perf_counter()

@@ -12,7 +12,7 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
-from resnet_jax.validation import ConfigError
+from resnet_jax.errors import ConfigError
 
 
 def create_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
@@ -33,13 +33,9 @@ def save(manager: ocp.CheckpointManager, state) -> None:
 
 def _shapes(tree) -> dict[str, tuple]:
   """'params/head/kernel' -> shape, for dataclass, dict and tuple nodes alike."""
-  def name(key):
-    for attr in ('key', 'name', 'idx'):
-      if hasattr(key, attr):
-        return str(getattr(key, attr))
-    return str(key)
   leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-  return {'/'.join(name(k) for k in path): tuple(leaf.shape) for path, leaf in leaves}
+  return {jax.tree_util.keystr(path, simple=True, separator='/'): tuple(leaf.shape)
+          for path, leaf in leaves}
 
 
 def _check_matches(stored, expected, step, directory) -> None:

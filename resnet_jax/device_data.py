@@ -11,10 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from resnet_jax import models
+from resnet_jax import cifar10
 
-MEAN = (0.4914, 0.4822, 0.4465)
-STD = (0.2470, 0.2435, 0.2616)
 # Separate key streams: the augmentation's and the alternating flip's never meet the step's
 # (mixing, dropout).
 _AUGMENT_STREAM, _FLIP_STREAM = 1, 2
@@ -32,7 +30,7 @@ def epoch_order(seed: int, epoch: int, num_images: int) -> np.ndarray:
 
 def normalize(images):
   """Pixels in [0, 255] to float32 standardized with CIFAR-10's mean and std."""
-  return (images.astype(jnp.float32) / 255.0 - jnp.array(MEAN)) / jnp.array(STD)
+  return (images.astype(jnp.float32) / 255.0 - jnp.array(cifar10.MEAN)) / jnp.array(cifar10.STD)
 
 
 def random_crop(key, image, padding: int, fill: str = 'zero'):
@@ -137,5 +135,5 @@ def eval_indices(num_images: int, batch_size: int):
 def synthetic(num_images: int, seed: int = 0):
   """Random uint8 images and labels shaped like CIFAR-10, for benchmarks."""
   rng = np.random.default_rng(seed)
-  return (rng.integers(0, 256, (num_images, *models.IMAGE_SHAPE), dtype=np.uint8),
+  return (rng.integers(0, 256, (num_images, *cifar10.IMAGE_SHAPE), dtype=np.uint8),
           rng.integers(0, 10, num_images).astype(np.int32))

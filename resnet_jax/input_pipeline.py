@@ -16,12 +16,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from resnet_jax.validation import ConfigError
+from resnet_jax import cifar10
+from resnet_jax.errors import ConfigError
 
-CLASS_NAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse',
-               'ship', 'truck')
-MEAN = (0.4914, 0.4822, 0.4465)
-STD = (0.2470, 0.2435, 0.2616)
 _PYTHON_FILES = {'train': [f'data_batch_{i}' for i in range(1, 6)], 'test': ['test_batch']}
 _LAYOUTS = ('an official cifar-10-batches-py folder (data_batch_1..5, test_batch) or an image '
             'folder with train/<class>/* and test/<class>/*')
@@ -84,7 +81,7 @@ def _download(builder) -> None:
 
 def _to_numpy(data: tf.data.Dataset):
   """All (image, label) pairs of a finite dataset as two arrays (its size need not be known)."""
-  chunks = list(data.batch(4096).as_numpy_iterator())
+  chunks = list(tfds.as_numpy(data.batch(4096)))
   return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
 
 
@@ -119,9 +116,9 @@ def _load_python_batches(root, split):
 
 def _load_image_folder(root, split):
   classes = sorted(os.listdir(os.path.join(root, split)))
-  if tuple(classes) != CLASS_NAMES:
+  if tuple(classes) != cifar10.CLASS_NAMES:
     raise ConfigError(f'{os.path.join(root, split)} has class folders {classes}; expected the '
-                      f'ten CIFAR-10 classes {list(CLASS_NAMES)}')
+                      f'ten CIFAR-10 classes {list(cifar10.CLASS_NAMES)}')
   builder = tfds.folder_dataset.ImageFolder(root)
   try:
     images, labels = _to_numpy(builder.as_dataset(split=split, as_supervised=True,
@@ -134,17 +131,17 @@ def _load_image_folder(root, split):
 
 
 def _checked(images, labels, root):
-  if images.shape[1:] != (32, 32, 3) or len(images) != len(labels):
+  if images.shape[1:] != cifar10.IMAGE_SHAPE or len(images) != len(labels):
     raise ConfigError(f'{root}: images have shape {images.shape[1:]}; expected 32x32x3')
-  if labels.size and (labels.min() < 0 or labels.max() >= len(CLASS_NAMES)):
+  if labels.size and (labels.min() < 0 or labels.max() >= cifar10.NUM_CLASSES):
     raise ConfigError(f'{root}: labels range over [{labels.min()}, {labels.max()}]; expected '
-                      f'0..{len(CLASS_NAMES) - 1}')
+                      f'0..{cifar10.NUM_CLASSES - 1}')
   return images, labels
 
 
 def normalize(image):
   """uint8 or float pixels in [0, 255] to float32 standardized with CIFAR-10's mean and std."""
-  return (tf.cast(image, tf.float32) / 255.0 - MEAN) / STD
+  return (tf.cast(image, tf.float32) / 255.0 - cifar10.MEAN) / cifar10.STD
 
 
 def random_crop(image, seed, padding: int, fill: str = 'zero'):

@@ -6,10 +6,9 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
+from clu import parameter_overview
 
-IMAGE_SHAPE = (32, 32, 3)
-RELUS = ('auto', 'max', 'select')
+from resnet_jax import cifar10
 
 
 def select_relu(x):
@@ -22,6 +21,10 @@ def select_relu(x):
   `nn.relu`'s.
   """
   return jnp.where(x > 0, x, 0)
+
+
+# config.model.relu -> the activation; 'auto' (see `relu_form`) picks one of them.
+RELUS = {'max': nn.relu, 'select': select_relu}
 
 
 def relu_form(model_config) -> str:
@@ -91,7 +94,7 @@ class ResNet(nn.Module):
   conv_kernels: Sequence[int]
   skip_kernels: Sequence[int]
   pool: int = 0
-  num_classes: int = 10
+  num_classes: int = cifar10.NUM_CLASSES
   dropblock_size: int = 0
   dropout: float = 0.0
   relu: Any = nn.relu  # nn.relu, or `select_relu` (same values, faster on CPU).
@@ -136,19 +139,19 @@ def create_model(model_config, *, dtype=jnp.float32) -> ResNet:
                 num_classes=model_config.num_classes,
                 dropblock_size=model_config.dropblock_size if model_config.dropblock_rate else 0,
                 dropout=model_config.dropout,
-                relu={'max': nn.relu, 'select': select_relu}[relu_form(model_config)],
+                relu=RELUS[relu_form(model_config)],
                 dtype=dtype)
 
 
 def abstract_variables(model: ResNet):
   """Shapes and dtypes of the model's variables, computed without running it."""
-  x = jax.ShapeDtypeStruct((1, *IMAGE_SHAPE), jnp.float32)
+  x = jax.ShapeDtypeStruct((1, *cifar10.IMAGE_SHAPE), jnp.float32)
   return jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros(x.shape, x.dtype)))
 
 
 def count_params(params) -> int:
-  """Number of scalars in a parameter tree (arrays or shape structs)."""
-  return int(sum(np.prod(p.shape) for p in jax.tree.leaves(params)))
+  """Number of scalars in a parameter tree (arrays or shape structs), as a Python int."""
+  return int(parameter_overview.count_parameters(params))
 
 
 def trainable_params(model: ResNet) -> int:
@@ -158,12 +161,12 @@ def trainable_params(model: ResNet) -> int:
 
 def layer_table(model: ResNet) -> str:
   """Flax's table of the model's layers, output shapes and parameters."""
-  return model.tabulate(jax.random.key(0), jnp.zeros((1, *IMAGE_SHAPE)), train=False,
+  return model.tabulate(jax.random.key(0), jnp.zeros((1, *cifar10.IMAGE_SHAPE)), train=False,
                         depth=2, console_kwargs={'width': 120, 'force_terminal': False})
 
 
 def flops_per_image(model: ResNet) -> float:
   """XLA's count of floating-point operations in the forward pass of one image (eval mode)."""
-  image = jax.ShapeDtypeStruct((1, *IMAGE_SHAPE), jnp.float32)
+  image = jax.ShapeDtypeStruct((1, *cifar10.IMAGE_SHAPE), jnp.float32)
   forward = jax.jit(functools.partial(model.apply, train=False))
   return forward.lower(abstract_variables(model), image).cost_analysis()['flops']

@@ -3,8 +3,30 @@
 import jax
 import optax
 
-OPTIMIZERS = ('sgd', 'adam', 'adamw', 'adadelta')
-SCHEDULES = ('constant', 'cosine', 'step', 'onecycle')
+
+def _constant(opt_config, steps_per_epoch, steps):
+  del steps_per_epoch, steps
+  return optax.constant_schedule(opt_config.learning_rate)
+
+
+def _cosine(opt_config, steps_per_epoch, steps):
+  del steps_per_epoch
+  return optax.cosine_decay_schedule(opt_config.learning_rate, max(steps, 1))
+
+
+def _step(opt_config, steps_per_epoch, steps):
+  del steps
+  return optax.exponential_decay(opt_config.learning_rate, opt_config.step_epochs * steps_per_epoch,
+                                 1 / opt_config.step_factor, staircase=True)
+
+
+def _onecycle(opt_config, steps_per_epoch, steps):
+  del steps_per_epoch
+  return optax.cosine_onecycle_schedule(steps, opt_config.learning_rate)
+
+
+# config.optimizer.schedule -> (opt_config, steps_per_epoch, steps after the warm-up) -> schedule.
+SCHEDULES = {'constant': _constant, 'cosine': _cosine, 'step': _step, 'onecycle': _onecycle}
 
 
 def learning_rate_schedule(opt_config, steps_per_epoch: int,
@@ -12,20 +34,14 @@ def learning_rate_schedule(opt_config, steps_per_epoch: int,
   """An optional linear warm-up from zero, then the schedule over the remaining steps.
 
   constant; cosine decay to zero; step: divided by `step_factor` every `step_epochs` epochs;
-  onecycle: optax's cosine one-cycle peaking at the learning rate (it warms up by itself).
+  onecycle: optax's cosine one-cycle peaking at the learning rate (it warms up by itself, so
+  validation refuses a warm-up with it).
   """
   total_steps = round(steps_per_epoch * num_epochs)  # As the run's, for fractional epochs.
   lr = opt_config.learning_rate
-  if opt_config.schedule == 'onecycle':
-    return optax.cosine_onecycle_schedule(total_steps, lr)
   warmup_steps = min(int(opt_config.warmup_epochs * steps_per_epoch), total_steps)
-  if opt_config.schedule == 'cosine':
-    schedule = optax.cosine_decay_schedule(lr, max(total_steps - warmup_steps, 1))
-  elif opt_config.schedule == 'step':
-    schedule = optax.exponential_decay(lr, opt_config.step_epochs * steps_per_epoch,
-                                       1 / opt_config.step_factor, staircase=True)
-  else:
-    schedule = optax.constant_schedule(lr)
+  schedule = SCHEDULES[opt_config.schedule](opt_config, steps_per_epoch,
+                                            total_steps - warmup_steps)
   if not warmup_steps:
     return schedule
   return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup_steps), schedule],
@@ -37,6 +53,28 @@ def kernels_only(params):
   return jax.tree.map(lambda p: p.ndim > 1, params)
 
 
+def _with_l2(base):
+  """`base` after L2 weight decay, weight_decay * w added to the gradient (PyTorch's)."""
+  def build(opt_config, schedule, mask):
+    return optax.chain(optax.add_decayed_weights(opt_config.weight_decay, mask),
+                       base(opt_config, schedule))
+  return build
+
+
+def _adamw(opt_config, schedule, mask):
+  return optax.adamw(schedule, weight_decay=opt_config.weight_decay, mask=mask)
+
+
+# config.optimizer.name -> (opt_config, schedule, weight-decay mask) -> optimizer.
+OPTIMIZERS = {
+    'sgd': _with_l2(lambda c, schedule: optax.sgd(schedule, momentum=c.momentum or None,
+                                                  nesterov=c.nesterov)),
+    'adam': _with_l2(lambda c, schedule: optax.adam(schedule)),
+    'adamw': _adamw,
+    'adadelta': _with_l2(lambda c, schedule: optax.adadelta(schedule)),
+}
+
+
 def create_optimizer(opt_config, schedule: optax.Schedule) -> optax.GradientTransformation:
   """SGD (momentum, optional Nesterov), Adam or AdaDelta with L2 weight decay, or AdamW.
 
@@ -45,17 +83,7 @@ def create_optimizer(opt_config, schedule: optax.Schedule) -> optax.GradientTran
   decay unless `decay_all_params`. Clipping by global norm acts on the loss gradient first.
   """
   mask = None if opt_config.decay_all_params else kernels_only
-  if opt_config.name == 'adamw':
-    tx = optax.adamw(schedule, weight_decay=opt_config.weight_decay, mask=mask)
-  else:
-    if opt_config.name == 'sgd':
-      base = optax.sgd(schedule, momentum=opt_config.momentum or None,
-                       nesterov=opt_config.nesterov)
-    elif opt_config.name == 'adam':
-      base = optax.adam(schedule)
-    else:
-      base = optax.adadelta(schedule)
-    tx = optax.chain(optax.add_decayed_weights(opt_config.weight_decay, mask), base)
+  tx = OPTIMIZERS[opt_config.name](opt_config, schedule, mask)
   if opt_config.clip_global_norm:
     tx = optax.chain(optax.clip_by_global_norm(opt_config.clip_global_norm), tx)
   return tx

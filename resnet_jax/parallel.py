@@ -10,7 +10,7 @@ import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from resnet_jax.validation import ConfigError
+from resnet_jax.errors import ConfigError
 
 AXIS = 'data'
 

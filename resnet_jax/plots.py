@@ -5,10 +5,11 @@ import collections
 import glob
 import os
 
-import tensorflow as tf
 from matplotlib.figure import Figure
+from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.util import tensor_util
 
-from resnet_jax.validation import ConfigError
+from resnet_jax.errors import ConfigError
 
 CURVES = {
     'loss': ('train_loss', 'val_loss', 'test_loss', 'test_ema_loss'),
@@ -18,17 +19,18 @@ CURVES = {
 
 
 def read_scalars(workdir: str) -> dict[str, dict[int, float]]:
-  """Every scalar logged in `workdir`: tag -> {step: value}; a resumed run's later file wins."""
+  """Every scalar logged in `workdir`: tag -> {step: value}; a resumed run's later file wins.
+
+  TensorBoard's reader stops quietly at a truncated last record, which a killed run leaves.
+  """
   scalars = collections.defaultdict(dict)
   for path in sorted(glob.glob(os.path.join(workdir, 'events.out.tfevents.*'))):
-    try:
-      for record in tf.data.TFRecordDataset(path):
-        event = tf.compat.v1.Event.FromString(record.numpy())
-        for value in event.summary.value:
-          if value.metadata.plugin_data.plugin_name == 'scalars':
-            scalars[value.tag][event.step] = float(tf.make_ndarray(value.tensor))
-    except tf.errors.DataLossError:  # A run killed mid-write leaves a truncated last record.
-      pass
+    events = event_accumulator.EventAccumulator(
+        path, size_guidance={event_accumulator.TENSORS: 0}, purge_orphaned_data=False).Reload()
+    for tag in events.Tags()[event_accumulator.TENSORS]:
+      if events.SummaryMetadata(tag).plugin_data.plugin_name == 'scalars':
+        scalars[tag].update({e.step: float(tensor_util.make_ndarray(e.tensor_proto))
+                             for e in events.Tensors(tag)})
   return scalars
 
 

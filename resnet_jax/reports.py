@@ -4,7 +4,7 @@ as JSON for programs and as a Markdown table for people."""
 import json
 import os
 
-from resnet_jax.input_pipeline import CLASS_NAMES
+from resnet_jax.cifar10 import CLASS_NAMES
 
 
 def markdown(summary: dict, title: str) -> str:

@@ -16,8 +16,8 @@ from typing import NamedTuple
 import jax
 from absl import logging
 
-from resnet_jax import models, train, validation
-from resnet_jax.validation import ConfigError
+from resnet_jax import cifar10, models, train, validation
+from resnet_jax.errors import ConfigError
 
 
 class Design(NamedTuple):
@@ -91,7 +91,7 @@ def count_params(design: Design, num_classes: int) -> int:
 
 def _pools(pool_choices, num_layers: int) -> list[int]:
   """The pool sizes that fit the last feature map of an N-layer design."""
-  final_size = math.ceil(models.IMAGE_SHAPE[0] / 2 ** (num_layers - 1))
+  final_size = math.ceil(cifar10.IMAGE_SHAPE[0] / 2 ** (num_layers - 1))
   return [p for p in pool_choices if p <= final_size]
 
 

@@ -18,7 +18,7 @@ import optax
 from clu import metrics
 from flax.training import train_state
 
-from resnet_jax import device_data, mixing, models, optim, parallel
+from resnet_jax import cifar10, device_data, mixing, models, optim, parallel
 
 PIPELINES = ('device', 'host')
 
@@ -139,7 +139,7 @@ def create_train_state(config, model: models.ResNet, learning_rate_fn) -> TrainS
   """Freshly initialized parameters, BatchNorm statistics and optimizer state."""
   @jax.jit
   def init():
-    variables = model.init(jax.random.key(config.seed), jnp.zeros((1, *models.IMAGE_SHAPE)),
+    variables = model.init(jax.random.key(config.seed), jnp.zeros((1, *cifar10.IMAGE_SHAPE)),
                            train=False)
     return TrainState.create(apply_fn=model.apply, params=variables['params'],
                              batch_stats=variables['batch_stats'],

@@ -18,8 +18,9 @@ from absl import logging
 from clu import metric_writers, periodic_actions
 from jax.experimental import multihost_utils
 
-from resnet_jax import (checkpoints, device_data, early_stopping, input_pipeline, parallel,
-                        plots, preemption, reports, steps, validation, workdir_lock)
+from resnet_jax import (checkpoints, cifar10, device_data, early_stopping, input_pipeline,
+                        parallel, plots, preemption, reports, steps, validation, workdir_lock)
+from resnet_jax.errors import ConfigError
 
 
 class NonFiniteLoss(Exception):
@@ -61,7 +62,7 @@ class Trainer:
         self.train_share = images[process::count], labels[process::count]
         self.steps_per_epoch = (len(images) // count) // (config.batch_size // count)
       if self.steps_per_epoch == 0:
-        raise validation.ConfigError(
+        raise ConfigError(
             f'config.batch_size={config.batch_size} is larger than the training set '
             f'({len(images)} images); lower it')
     self.num_steps = round(self.steps_per_epoch * config.num_epochs)  # Epochs may be fractional.
@@ -160,7 +161,7 @@ def eval_summary(eval_metrics: steps.EvalMetrics) -> dict[str, Any]:
   confusion = np.rint(np.asarray(computed['confusion'])).astype(int)
   per_class = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
   return {'loss': float(computed['loss']), 'accuracy': float(computed['accuracy']),
-          'per_class_accuracy': dict(zip(input_pipeline.CLASS_NAMES, per_class.tolist())),
+          'per_class_accuracy': dict(zip(cifar10.CLASS_NAMES, per_class.tolist())),
           'num_images': int(confusion.sum()), 'confusion_matrix': confusion.tolist()}
 
 
@@ -298,13 +299,13 @@ def evaluate_checkpoint(config, workdir: str) -> dict[str, Any]:
   manager = os.path.isdir(directory) and checkpoints.create_manager(workdir,
                                                                      config.keep_checkpoints)
   if not manager or manager.latest_step() is None:
-    raise validation.ConfigError(f'no checkpoint in {directory}; train first '
-                                 '(--mode=train) or point --workdir at a trained run')
+    raise ConfigError(f'no checkpoint in {directory}; train first '
+                      '(--mode=train) or point --workdir at a trained run')
   trainer = Trainer(config, mesh, with_train_data=False)
   state = checkpoints.restore_latest(manager, trainer.initial_state())
   if state is None:
-    raise validation.ConfigError(f'no readable checkpoint in {directory} (unreadable ones were '
-                                 f'moved to {directory}_unreadable)')
+    raise ConfigError(f'no readable checkpoint in {directory} (unreadable ones were '
+                      f'moved to {directory}_unreadable)')
   if config.early_stopping_patience:
     best = early_stopping.EarlyStopping(workdir, config.early_stopping_patience).best_state(state)
     state = state if best is None else best

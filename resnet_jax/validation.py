@@ -1,15 +1,12 @@
-"""Checks of a config before any work starts, and the error a user's mistake raises."""
+"""Checks of a config before any work starts, each refusal a one-line `ConfigError`."""
 
 import copy
 import math
 
-from resnet_jax import models, optim
+from resnet_jax import cifar10, models, optim
+from resnet_jax.errors import ConfigError
 
 SEARCH_SCALES = ('grid', 'compound')
-
-
-class ConfigError(ValueError):
-  """A mistake in the config, flags or data: reported as one line, without a traceback."""
 
 
 def _is_int(value) -> bool:
@@ -41,13 +38,13 @@ def check_model(model_config) -> int:
   _positive_ints('config.model.channels', model_config.channels, n)
   _kernels('config.model.conv_kernel', model_config.conv_kernel, n)
   _kernels('config.model.skip_kernel', model_config.skip_kernel, n)
-  final_size = math.ceil(models.IMAGE_SHAPE[0] / 2 ** (n - 1))
+  final_size = math.ceil(cifar10.IMAGE_SHAPE[0] / 2 ** (n - 1))
   pool = model_config.pool
   if not _is_int(pool) or not 0 <= pool <= final_size:
     raise ConfigError(f'config.model.pool={pool!r}: with {n} residual layers the last feature '
                       f'map is {final_size}x{final_size}, so the pool size must be an integer '
                       f'from 1 to {final_size}, or 0 for global average pooling')
-  check_choice('model.relu', model_config.relu, models.RELUS)
+  check_choice('model.relu', model_config.relu, ('auto', *models.RELUS))
   if not _is_int(model_config.num_classes) or model_config.num_classes < 2:
     raise ConfigError(f'config.model.num_classes={model_config.num_classes!r}: must be >= 2')
   _fraction('model.dropblock_rate', model_config.dropblock_rate)
@@ -168,9 +165,9 @@ def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
   _fraction('augment.perspective_distortion', config.augment.perspective_distortion,
             upper_inclusive=True)
   _fraction('augment.perspective_prob', config.augment.perspective_prob, upper_inclusive=True)
-  if config.augment.cutout > models.IMAGE_SHAPE[0]:
+  if config.augment.cutout > cifar10.IMAGE_SHAPE[0]:
     raise ConfigError(f'config.augment.cutout={config.augment.cutout}: the hole must fit in '
-                      f'the {models.IMAGE_SHAPE[0]}x{models.IMAGE_SHAPE[1]} image')
+                      f'the {cifar10.IMAGE_SHAPE[0]}x{cifar10.IMAGE_SHAPE[1]} image')
   _share('config.data.train_fraction', config.data.train_fraction)
   check_divisible('batch_size', config.batch_size, num_devices)
   check_divisible('eval_batch_size', config.eval_batch_size, num_devices)

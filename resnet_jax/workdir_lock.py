@@ -5,7 +5,7 @@ import fcntl
 import os
 import socket
 
-from resnet_jax.validation import ConfigError
+from resnet_jax.errors import ConfigError
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from configs import default
+from configs import tiny
 from resnet_jax import models, xla_flags
 
 xla_flags.use_fast_cpu_flags()  # As launch.py does, before JAX starts: tests run what users run.
@@ -27,23 +27,13 @@ def pytest_configure(config):
 
 
 def tiny_config(**overrides):
-  """The default config with a model small enough for CPU tests."""
-  config = default.get_config()
-  config.model.blocks = (1, 1)
-  config.model.channels = (4, 8)
-  config.batch_size = 8
-  config.eval_batch_size = 8
-  config.num_epochs = 1
-  config.log_every_steps = 2
-  config.optimizer.learning_rate = 0.05
+  """configs/tiny.py, a model small enough for CPU tests, with `overrides` ('model.pool': 4)."""
+  config = tiny.get_config()
   config.update_from_flattened_dict(overrides)
   return config
 
 
-# tiny_config on the command line (configs/default.py plus these flags).
-TINY_FLAGS = ['--config', 'configs/default.py', '--config.model.blocks=1,1',
-              '--config.model.channels=4,8', '--config.batch_size=8', '--config.eval_batch_size=8',
-              '--config.log_every_steps=2', '--config.optimizer.learning_rate=0.05']
+TINY_FLAGS = ['--config', 'configs/tiny.py']  # tiny_config on the command line.
 # XLA_FLAGS for test subprocesses: unoptimized CPU code compiles ~10x faster (jax.random.normal
 # in 0.5 s instead of 4.6 s, so a model's init in 2 s instead of 16 s).
 FAST_COMPILE = '--xla_backend_optimization_level=0'

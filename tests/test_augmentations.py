@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from resnet_jax import input_pipeline as ip
 from resnet_jax import mixing
-from resnet_jax.validation import ConfigError
+from resnet_jax.errors import ConfigError
 
 SEEDS = [tf.constant([11, i], tf.int64) for i in range(20)]
 

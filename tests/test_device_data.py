@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from configs import default
-from resnet_jax import device_data
+from resnet_jax import cifar10, device_data
 
 KEYS = [jax.random.key(i) for i in range(40)]
 
@@ -63,7 +63,7 @@ def test_cutout_zeroes_exactly_one_square(size):
 def test_augment_keeps_shape_and_normalizes():
   image = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)
   plain = device_data.augment_image(KEYS[0], image, augment_config(crop_padding=0, flip=False))
-  expected = (image / 255.0 - np.array(device_data.MEAN)) / np.array(device_data.STD)
+  expected = (image / 255.0 - np.array(cifar10.MEAN)) / np.array(cifar10.STD)
   np.testing.assert_allclose(np.asarray(plain), expected, rtol=1e-5, atol=1e-6)
   full = device_data.augment_image(KEYS[0], image, augment_config(cutout=8))
   assert full.shape == (32, 32, 3) and full.dtype == np.float32

@@ -11,7 +11,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from resnet_jax import train, workdir_lock
-from resnet_jax.validation import ConfigError
+from resnet_jax.errors import ConfigError
 from tests.conftest import ROOT, tiny_config
 
 

@@ -8,8 +8,9 @@ import pytest
 import tensorflow as tf
 
 from configs import default
+from resnet_jax import cifar10
 from resnet_jax import input_pipeline as ip
-from resnet_jax.validation import ConfigError
+from resnet_jax.errors import ConfigError
 
 SEEDS = [tf.constant([7, i], tf.int64) for i in range(40)]
 
@@ -63,7 +64,7 @@ def test_augment_keeps_shape_and_normalizes():
   image = tf.fill((32, 32, 3), tf.constant(128, tf.uint8))
   out = ip.augment(image, SEEDS[0], augment_config(crop_padding=0, cutout=8))
   assert out.shape == (32, 32, 3) and out.dtype == tf.float32
-  expected = (128 / 255 - np.array(ip.MEAN)) / np.array(ip.STD)
+  expected = (128 / 255 - np.array(cifar10.MEAN)) / np.array(cifar10.STD)
   values = out.numpy().reshape(-1, 3)
   assert np.sum(np.all(values == 0, axis=1)) == 64
   np.testing.assert_allclose(values[np.any(values != 0, axis=1)][0], expected, rtol=1e-5)
@@ -113,7 +114,7 @@ def test_python_batches_reader_on_the_real_subset(real_subset):
   np.testing.assert_array_equal(first_labels, labels[0::2])
 
 
-def write_image_folder(root, classes=ip.CLASS_NAMES, per_class=2, size=32):
+def write_image_folder(root, classes=cifar10.CLASS_NAMES, per_class=2, size=32):
   rng = np.random.default_rng(1)
   for split in ('train', 'test'):
     for name in classes:

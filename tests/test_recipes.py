@@ -3,6 +3,7 @@
 import importlib
 import json
 import os
+import shlex
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import tensorflow_datasets as tfds
 from configs import resnet24
 from resnet_jax import early_stopping, plots, train, validation
 from tests.conftest import tiny_config
+from tests.test_validation import command_line_config
 
 
 def test_every_technique_end_to_end(tmp_path):
@@ -45,35 +47,33 @@ def test_every_technique_end_to_end(tmp_path):
     assert train.evaluate_checkpoint(config, workdir) == report
 
 
-CONFIGS = ['resnet24', 'resnet14_c128', 'resnet24_c50', 'resnet18_c32', 'resnet12']
+CONFIGS = ['default', 'tiny', 'resnet24', 'resnet14_c128', 'resnet24_c50', 'resnet18_c32',
+           'resnet12', 'search']
 
 
-@pytest.mark.parametrize('name,preset', [(name, '') for name in CONFIGS] +
-                         [('resnet24', preset) for preset in resnet24.PRESETS])
-def test_source_recipes_are_valid(name, preset):
-  module = importlib.import_module(f'configs.{name}')
-  config = module.get_config(preset) if preset else module.get_config()
+def documented_commands(name):
+  """The `python launch.py ...` commands in a config's docstring, as argument lists."""
+  text = importlib.import_module(f'configs.{name}').__doc__
+  return [shlex.split(line.split('python launch.py', 1)[1]) for line in text.splitlines()
+          if 'python launch.py' in line]
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_every_documented_command_gives_a_valid_config(name):
+  commands = documented_commands(name)
+  assert commands and all(args[:2] == ['--config', f'configs/{name}.py'] or
+                          args[1].startswith(f'configs/{name}.py:') for args in commands)
+  for args in commands:
+    parsed = command_line_config(*args[2:], config=args[1])
+    if parsed.mode == 'search':
+      validation.check_search(parsed.config)
+    else:
+      validation.check_config(parsed.config, num_devices=1)
+
+
+@pytest.mark.parametrize('preset', resnet24.PRESETS)
+def test_every_variant_parses_validates_and_changes_the_recipe(preset):
+  config = command_line_config(config=f'configs/resnet24.py:{preset}').config
   validation.check_config(config, num_devices=1)
-  assert f'python launch.py --config configs/{name}.py' in module.__doc__
-  if preset:
-    assert f'  {preset} ' in module.__doc__
-
-
-def test_source_recipes_switch_on_what_their_sources_used():
-  c128 = importlib.import_module('configs.resnet14_c128').get_config()
-  assert c128.model.dropblock_rate > 0 and c128.model.dropout > 0
-  assert c128.optimizer.name == 'adam'
-  c50 = importlib.import_module('configs.resnet24_c50').get_config()
-  assert c50.augment.perspective_repeats == 2 and c50.augment.perspective_distortion > 0
-  assert c50.augment.crop_padding and c50.augment.flip and c50.optimizer.name == 'adam'
-  assert c50.optimizer.schedule == 'cosine' and c50.early_stopping_patience > 0
-  assert resnet24.get_config().augment.cutout == 8
-  assert resnet24.get_config('mixup').augment.mixup_alpha > 0
-  assert resnet24.get_config('cutmix').augment.cutmix_alpha > 0
-  assert resnet24.get_config('adadelta').optimizer.name == 'adadelta'
-  assert resnet24.get_config('adadelta_clip').optimizer.clip_global_norm > 0
-  for name in ('resnet18_c32', 'resnet12'):
-    config = importlib.import_module(f'configs.{name}').get_config()
-    assert config.optimizer.schedule == 'step' and config.optimizer.weight_decay > 0
-  with pytest.raises(ValueError, match='unknown variant'):
-    resnet24.get_config('mixpu')
+  base = command_line_config(config='configs/resnet24.py').config
+  assert config.model == base.model and config != base

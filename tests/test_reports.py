@@ -11,7 +11,7 @@ import optax
 import pytest
 from clu import metric_writers
 
-from resnet_jax import input_pipeline, models, parallel, plots, steps, train
+from resnet_jax import cifar10, models, parallel, plots, steps, train
 from tests.conftest import random_variables, tiny_config
 
 
@@ -43,7 +43,7 @@ def test_report_files_agree_with_an_independent_count(tmp_path):
   state = state_for(trainer.steps.model, mesh, seed=3)
   summary = trainer.write_reports(state, str(tmp_path))
 
-  normalized = (images / 255.0 - np.array(input_pipeline.MEAN)) / np.array(input_pipeline.STD)
+  normalized = (images / 255.0 - np.array(cifar10.MEAN)) / np.array(cifar10.STD)
   logits = np.asarray(jax.jit(state.apply_fn)(
       {'params': state.params, 'batch_stats': state.batch_stats}, normalized.astype(np.float32)),
       np.float64)
@@ -60,7 +60,7 @@ def test_report_files_agree_with_an_independent_count(tmp_path):
   assert written['accuracy'] == pytest.approx(np.mean(predictions == labels))
   np.testing.assert_allclose(written['loss'], -log_probs[np.arange(37), labels].mean(), rtol=1e-5)
   markdown = (tmp_path / 'report.md').read_text()
-  for i, name in enumerate(input_pipeline.CLASS_NAMES):
+  for i, name in enumerate(cifar10.CLASS_NAMES):
     total, correct = int((labels == i).sum()), int(confusion[i, i])
     assert written['per_class_accuracy'][name] == pytest.approx(correct / total if total else 0)
     assert f'| {name} | {total} | {correct} |' in markdown
@@ -131,3 +131,14 @@ def test_translated_tta_views_change_nothing_for_constant_images():
     np.testing.assert_allclose(results['constant', (True, 2)][key],
                                results['constant', (False, 0)][key], rtol=1e-5)
   assert not np.isclose(results['plain', (True, 2)]['loss'], results['plain', (False, 0)]['loss'])
+
+
+def test_curves_of_a_killed_run_read_up_to_its_truncated_last_record(tmp_path):
+  writer = metric_writers.create_default_writer(str(tmp_path), asynchronous=False)
+  writer.write_hparams({'batch_size': 8})  # Not a scalar: skipped.
+  for step in (1, 2, 3):
+    writer.write_scalars(step, {'train_loss': float(step)})
+  writer.close()
+  (path,) = tmp_path.glob('events.out.tfevents.*')
+  os.truncate(path, os.path.getsize(path) - 5)  # The last record, cut mid-write.
+  assert plots.read_scalars(str(tmp_path)) == {'train_loss': {1: 1.0, 2: 2.0}}

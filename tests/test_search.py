@@ -12,7 +12,9 @@ import pytest
 
 from configs import default
 from resnet_jax import input_pipeline, models, search, validation
+from resnet_jax.errors import ConfigError
 from tests.conftest import FAST_COMPILE, ROOT, TINY_FLAGS, tiny_config, write_cifar_python
+from tests.test_validation import command_line_config
 
 
 def search_config(**overrides):
@@ -45,13 +47,13 @@ def test_grid_counts_are_the_models_own_and_the_budget_holds():
 def test_grid_size_is_bounded_before_counting():
   config = search_config(**{'search.blocks': (1, 2, 3, 4, 5), 'search.conv_kernel': (3, 5),
                             'search.max_designs': 1000})  # N = 2, 3, 4 and two widths.
-  with pytest.raises(validation.ConfigError, match='give 22,200 designs, more than'):
+  with pytest.raises(ConfigError, match='give 22,200 designs, more than'):
     search.grid(config.search, config.model)
 
 
 def test_grid_of_no_designs_is_refused():
   config = search_config(**{'search.num_layers': (3, 4), 'search.pool': (16,)})
-  with pytest.raises(validation.ConfigError, match=r'config.search.pool=\(16,\): no pool size'):
+  with pytest.raises(ConfigError, match=r'config.search.pool=\(16,\): no pool size'):
     search.grid(config.search, config.model)
 
 
@@ -131,35 +133,35 @@ def test_proxy_training_of_the_top_designs(tmp_path):
 
 
 @pytest.mark.parametrize('overrides,expected', [
-    ({'search.scale': 'random'}, "config.search.scale='random': expected one of grid, compound"),
-    ({'search.blocks': (0, 1)}, 'config.search.blocks=(0, 1): expected a non-empty list'),
-    ({'search.channels': ()}, 'config.search.channels=()'),
-    ({'search.pool': (-1,)}, 'config.search.pool=(-1,): expected a non-empty list of integers'),
-    ({'search.max_designs': 0}, 'config.search.max_designs=0: must be a number > 0'),
-    ({'search.rows': 2.5}, 'config.search.rows=2.5: must be an integer'),
-    ({'search.depth_coefficient': 0.9}, 'config.search.depth_coefficient=0.9: must be a number'),
-    ({'search.depth_coefficient': 1, 'search.width_coefficient': 1}, 'both 1'),
-    ({'search.phi_step': 0}, 'config.search.phi_step=0'),
-    ({'search.train_fraction': 1.5}, 'config.search.train_fraction=1.5: must be a fraction'),
-    ({'search.rows': 2, 'search.train_top': 3}, 'config.search.train_top=3 is more than the 2'),
-    ({'search.scale': 'compound', 'model.max_params': 0}, 'compound scaling needs a budget'),
-    ({'model.channels': (4,)}, 'config.model.channels=(4,) has 1 entries'),
+    (['--config.search.scale=random'],
+     "config.search.scale='random': expected one of grid, compound"),
+    (['--config.search.blocks=0,1'], 'config.search.blocks=(0, 1): expected a non-empty list'),
+    (['--config.search.channels=()'], 'config.search.channels=()'),
+    (['--config.search.pool=-1'],
+     'config.search.pool=(-1,): expected a non-empty list of integers'),
+    (['--config.search.max_designs=0'], 'config.search.max_designs=0: must be a number > 0'),
+    (['--config.search.depth_coefficient=0.9'], 'config.search.depth_coefficient=0.9: must be'),
+    (['--config.search.depth_coefficient=1', '--config.search.width_coefficient=1'], 'both 1'),
+    (['--config.search.phi_step=0'], 'config.search.phi_step=0'),
+    (['--config.search.train_fraction=1.5'],
+     'config.search.train_fraction=1.5: must be a fraction'),
+    (['--config.search.rows=2', '--config.search.train_top=3'],
+     'config.search.train_top=3 is more than the 2'),
+    (['--config.search.scale=compound', '--config.model.max_params=0'],
+     'compound scaling needs a budget'),
+    (['--config.model.channels=4'], 'config.model.channels=(4,) has 1 entries'),
 ])
 def test_bad_search_settings_are_refused(overrides, expected):
-  config = default.get_config()
-  for key, value in overrides.items():
-    section, _, field = key.rpartition('.')
-    with config[section].ignore_type():
-      config[section][field] = value
-  with pytest.raises(validation.ConfigError) as e:
+  config = command_line_config(*overrides, config='configs/default.py').config
+  with pytest.raises(ConfigError) as e:
     validation.check_search(config)
   assert expected in str(e.value)
 
 
 def test_training_needs_a_workdir_and_a_sane_fraction():
   config = search_config(**{'search.train_top': 1})
-  with pytest.raises(validation.ConfigError, match='--workdir is required'):
+  with pytest.raises(ConfigError, match='--workdir is required'):
     search.run(config, workdir=None)
   config = tiny_config(**{'data.train_fraction': 0.0})
-  with pytest.raises(validation.ConfigError, match='config.data.train_fraction=0.0'):
+  with pytest.raises(ConfigError, match='config.data.train_fraction=0.0'):
     validation.check_config(config, num_devices=jax.device_count())

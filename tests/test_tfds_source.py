@@ -11,7 +11,7 @@ from tensorflow_datasets.core.download import downloader
 
 from configs import default
 from resnet_jax import input_pipeline
-from resnet_jax.validation import ConfigError
+from resnet_jax.errors import ConfigError
 
 
 @pytest.fixture

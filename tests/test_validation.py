@@ -1,14 +1,19 @@
 """Bad designs and settings are refused with messages that name the value and what is allowed."""
 
+import re
+
 import pytest
+from absl import flags
+from ml_collections import config_flags
 
 from configs import default
 from resnet_jax import validation
+from resnet_jax.errors import ConfigError
 from tests.conftest import tiny_config
 
 
 def refusal(config, **kwargs) -> str:
-  with pytest.raises(validation.ConfigError) as e:
+  with pytest.raises(ConfigError) as e:
     validation.check_config(config, num_devices=kwargs.get('num_devices', 1))
   return str(e.value)
 
@@ -29,56 +34,82 @@ def test_budget_check_can_be_turned_off():
   assert validation.check_model(config.model) == 11_173_962
 
 
+def command_line_config(*args, config='configs/tiny.py'):
+  """The flag values launch.py parses from `--config <config> *args` (config_flags, as it does).
+
+  Raises absl's `flags.Error` for what the command line itself refuses (a value of the wrong
+  type); launch.py prints that as its one-line error.
+  """
+  argv = ['launch.py', '--config', config, *args]
+  flag_values = flags.FlagValues()
+  config_flags.DEFINE_config_file('config', None, '', flag_values=flag_values, lock_config=True,
+                                  sys_argv=argv)
+  for name in ('workdir', 'mode'):
+    flags.DEFINE_string(name, None, '', flag_values=flag_values)
+  flag_values(argv)
+  return flag_values
+
+
 @pytest.mark.parametrize('overrides,expected', [
-    ({'model.channels': (4, 8, 16)}, 'one per residual layer, 2'),
-    ({'model.blocks': ()}, 'config.model.blocks=()'),
-    ({'model.blocks': (1, 0)}, 'positive integers'),
-    ({'model.channels': (4, -8)}, 'positive integers'),
-    ({'model.conv_kernel': 0}, 'config.model.conv_kernel=0'),
-    ({'model.conv_kernel': (3, 3, 3)}, 'one per residual layer, 2'),
-    ({'model.skip_kernel': (1,)}, 'config.model.skip_kernel=(1,)'),
-    ({'model.pool': 17}, 'from 1 to 16'),
-    ({'model.max_params': -1}, 'config.model.max_params=-1'),
-    ({'batch_size': 0}, 'config.batch_size=0'),
-    ({'num_epochs': 1.5}, 'config.num_epochs=1.5: must be an integer'),
-    ({'optimizer.name': 'rmsprop'}, "'rmsprop': expected one of sgd, adam, adamw"),
-    ({'optimizer.schedule': 'linear'}, 'expected one of constant, cosine, step, onecycle'),
-    ({'optimizer.learning_rate': -0.1}, 'config.optimizer.learning_rate=-0.1'),
-    ({'label_smoothing': 1.0}, 'config.label_smoothing=1.0'),
-    ({'augment.cutout': 40}, 'config.augment.cutout=40'),
-    ({'optimizer.name': 'adagrad'}, 'expected one of sgd, adam, adamw, adadelta'),
-    ({'optimizer.schedule': 'onecycle', 'optimizer.warmup_epochs': 1.0}, 'warms up by itself'),
-    ({'optimizer.step_factor': 1.0}, 'config.optimizer.step_factor=1.0'),
-    ({'optimizer.step_epochs': 0}, 'config.optimizer.step_epochs=0'),
-    ({'optimizer.clip_global_norm': -1.0}, 'config.optimizer.clip_global_norm=-1.0'),
-    ({'optimizer.decay_all_params': 'yes'}, 'must be True or False'),
-    ({'augment.cutout_holes': 0}, 'config.augment.cutout_holes=0'),
-    ({'augment.perspective_distortion': 1.5}, 'distortion=1.5: must be a number in [0, 1]'),
-    ({'augment.perspective_prob': -0.1}, 'config.augment.perspective_prob=-0.1'),
-    ({'augment.perspective_repeats': 1.5}, 'perspective_repeats=1.5: must be an integer'),
-    ({'augment.mixup_alpha': -1.0}, 'config.augment.mixup_alpha=-1.0'),
-    ({'augment.cutmix_alpha': -1.0}, 'config.augment.cutmix_alpha=-1.0'),
-    ({'model.dropblock_rate': 1.0}, 'config.model.dropblock_rate=1.0: must be a number in [0, 1)'),
-    ({'model.dropblock_size': 17, 'model.dropblock_rate': 0.1}, 'from 1 to 16'),
-    ({'model.dropout': 1.0}, 'config.model.dropout=1.0'),
-    ({'ema_decay': 1.0}, 'config.ema_decay=1.0'),
-    ({'data.val_fraction': 1.0}, 'config.data.val_fraction=1.0'),
-    ({'early_stopping_patience': -1}, 'config.early_stopping_patience=-1'),
-    ({'tta_flip': 1}, 'config.tta_flip=1: must be True or False'),
-    ({'model.relu': 'gelu'}, "config.model.relu='gelu': expected one of auto, max, select"),
-    ({'half_precision': 1}, 'config.half_precision=1: must be True or False'),
-    ({'benchmark.steps': 0}, 'config.benchmark.steps=0'),
-    ({'benchmark.warmup_steps': -1}, 'config.benchmark.warmup_steps=-1'),
-    ({'benchmark.pipeline_batches': 2.5}, 'config.benchmark.pipeline_batches=2.5'),
+    (['--config.model.channels=4,8,16'], 'one per residual layer, 2'),
+    (['--config.model.blocks=()'], 'config.model.blocks=()'),
+    (['--config.model.blocks='], "config.model.blocks=('',): expected a non-empty list"),
+    (['--config.model.blocks=1,0'], 'positive integers'),
+    (['--config.model.channels=4,-8'], 'positive integers'),
+    (['--config.model.conv_kernel=0'], 'config.model.conv_kernel=0'),
+    (['--config.model.conv_kernel=3,3,3'], 'one per residual layer, 2'),
+    (['--config.model.skip_kernel=1,'], 'config.model.skip_kernel=(1,)'),
+    (['--config.model.pool=17'], 'from 1 to 16'),
+    (['--config.model.max_params=-1'], 'config.model.max_params=-1'),
+    (['--config.batch_size=0'], 'config.batch_size=0'),
+    (['--config.optimizer.name=rmsprop'], "'rmsprop': expected one of sgd, adam, adamw"),
+    (['--config.optimizer.schedule=linear'], 'expected one of constant, cosine, step, onecycle'),
+    (['--config.optimizer.learning_rate=-0.1'], 'config.optimizer.learning_rate=-0.1'),
+    (['--config.label_smoothing=1'], 'config.label_smoothing=1.0'),
+    (['--config.augment.cutout=40'], 'config.augment.cutout=40'),
+    (['--config.optimizer.name=adagrad'], 'expected one of sgd, adam, adamw, adadelta'),
+    (['--config.optimizer.schedule=onecycle', '--config.optimizer.warmup_epochs=1'],
+     'warms up by itself'),
+    (['--config.optimizer.step_factor=1'], 'config.optimizer.step_factor=1.0'),
+    (['--config.optimizer.step_epochs=0'], 'config.optimizer.step_epochs=0'),
+    (['--config.optimizer.clip_global_norm=-1'], 'config.optimizer.clip_global_norm=-1.0'),
+    (['--config.augment.cutout_holes=0'], 'config.augment.cutout_holes=0'),
+    (['--config.augment.perspective_distortion=1.5'], 'distortion=1.5: must be a number in [0, 1]'),
+    (['--config.augment.perspective_prob=-0.1'], 'config.augment.perspective_prob=-0.1'),
+    (['--config.augment.mixup_alpha=-1'], 'config.augment.mixup_alpha=-1.0'),
+    (['--config.augment.cutmix_alpha=-1'], 'config.augment.cutmix_alpha=-1.0'),
+    (['--config.model.dropblock_rate=1'],
+     'config.model.dropblock_rate=1.0: must be a number in [0, 1)'),
+    (['--config.model.dropblock_size=17', '--config.model.dropblock_rate=0.1'], 'from 1 to 16'),
+    (['--config.model.dropout=1'], 'config.model.dropout=1.0'),
+    (['--config.ema_decay=1'], 'config.ema_decay=1.0'),
+    (['--config.data.val_fraction=1'], 'config.data.val_fraction=1.0'),
+    (['--config.early_stopping_patience=-1'], 'config.early_stopping_patience=-1'),
+    (['--config.model.relu=gelu'], "config.model.relu='gelu': expected one of auto, max, select"),
+    (['--config.benchmark.steps=0'], 'config.benchmark.steps=0'),
+    (['--config.benchmark.warmup_steps=-1'], 'config.benchmark.warmup_steps=-1'),
 ])
 def test_malformed_configs_are_refused(overrides, expected):
-  config = tiny_config()
-  for key, value in overrides.items():
-    section, _, field = key.rpartition('.')
-    target = config[section] if section else config
-    with target.ignore_type():
-      target[field] = value
-  assert expected in refusal(config)
+  assert expected in refusal(command_line_config(*overrides).config)
+
+
+@pytest.mark.parametrize('override', [
+    '--config.log_every_steps=1.5', '--config.optimizer.decay_all_params=yes', '--config.tta_flip=2',
+    '--config.half_precision=maybe', '--config.augment.perspective_repeats=1.5',
+    '--config.benchmark.pipeline_batches=2.5', '--config.search.rows=2.5'])
+def test_values_of_the_wrong_type_are_refused_by_the_command_line(override):
+  with pytest.raises(flags.Error, match=re.escape(override)):
+    command_line_config(override)
+
+
+def test_a_config_file_that_blanks_a_field_is_refused(tmp_path):
+  path = tmp_path / 'blank.py'
+  for field, expected in [('tta_flip', 'config.tta_flip=None: must be True or False'),
+                          ('num_epochs', 'config.num_epochs=None: must be a number > 0'),
+                          ('seed', 'config.seed=None: must be an integer')]:
+    path.write_text('from configs import tiny\n\n\ndef get_config():\n'
+                    f'  config = tiny.get_config()\n  config.{field} = None\n  return config\n')
+    assert expected in refusal(command_line_config(config=str(path)).config)
 
 
 def test_batch_must_divide_over_devices():
