@@ -9,8 +9,10 @@ import os
 import pickle
 import shutil
 import socket
+import tempfile
 import urllib.parse
 from typing import Iterator
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -50,7 +52,10 @@ def load_split(data_config, split: str, *, fraction: float = 1.0, process_index:
 
 
 def _load_tfds(split, process_index, process_count):
-  builder = tfds.builder('cifar10')
+  # Until cifar10 is prepared, tfds makes a folder in the temp dir for its metadata each time it
+  # builds the builder, and never removes it: here that folder goes in one that is removed.
+  with tempfile.TemporaryDirectory() as scratch, mock.patch.object(tempfile, 'tempdir', scratch):
+    builder = tfds.builder('cifar10')
   process_split = tfds.split_for_jax_process(split, process_index=process_index,
                                              process_count=process_count)
   try:

@@ -17,8 +17,9 @@ from clu import metric_writers, metrics, periodic_actions
 from flax.training import train_state
 from jax.experimental import multihost_utils
 
-from resnet_jax import (checkpoints, early_stopping, input_pipeline, mixing, models, optim,
-                        parallel, plots, preemption, reports, validation, workdir_lock)
+from resnet_jax import (checkpoints, console, early_stopping, input_pipeline, mixing, models,
+                        optim, parallel, plots, preemption, reports, run_config, validation,
+                        workdir_lock)
 from resnet_jax.parallel import AXIS
 
 
@@ -291,11 +292,14 @@ def train_and_evaluate(config, workdir: str) -> TrainState:
 
 
 def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest) -> TrainState:
+  started = time.time()
   writer = metric_writers.create_default_writer(workdir, just_logging=jax.process_index() > 0)
   writer.write_hparams(config.to_dict() | {'model': str(config.model.to_dict())})
   manager = checkpoints.create_manager(workdir, config.keep_checkpoints)
   state = trainer.initial_state()
-  restored = checkpoints.restore_latest(manager, state)
+  restored = checkpoints.restore_latest(manager, state)  # Refuses another model's checkpoint.
+  if jax.process_index() == 0:
+    run_config.save(config, workdir)  # --mode=eval, summary and resuming need no --config.
   stopper = (early_stopping.EarlyStopping(workdir, config.early_stopping_patience)
              if config.early_stopping_patience else None)
   monitored = 'val' if config.data.val_fraction else 'test'
@@ -313,9 +317,18 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest) -> T
                  first_step // trainer.steps_per_epoch, monitored, stopper.best_epoch)
     return state
 
-  logging.info('Training %d steps (%d epochs of %d steps, global batch %d) on %d devices.',
-               trainer.num_steps - first_step, config.num_epochs, trainer.steps_per_epoch,
-               config.batch_size, trainer.mesh.size)
+  # Console: the set-up line now, a bar and a line per epoch, a closing block at the end.
+  progress = console.Progress(num_steps=trainer.num_steps, steps_per_epoch=trainer.steps_per_epoch,
+                              batch_size=config.batch_size, first_step=first_step,
+                              enabled=jax.process_index() == 0)
+  if progress.enabled:
+    print(console.setup_line(
+        num_devices=trainer.mesh.size, platform=jax.default_backend(), model_config=config.model,
+        num_params=models.count_params(state.params), data=config.data.dir or 'tfds cifar10',
+        num_train=len(trainer.train_images), num_steps=trainer.num_steps,
+        steps_per_epoch=trainer.steps_per_epoch, batch_size=config.batch_size,
+        first_step=first_step), flush=True)
+  last_train = {}  # The latest logged train metrics, for the epoch's console line.
   report_progress = periodic_actions.ReportProgress(num_train_steps=trainer.num_steps,
                                                     writer=writer, every_secs=30)
   batches = trainer.train_batches(first_step)
@@ -344,24 +357,29 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest) -> T
     train_metrics = step_metrics if train_metrics is None else train_metrics.merge(step_metrics)
     if jax.process_index() == 0:
       report_progress(step)
+    progress.update(step)
     if step % config.log_every_steps == 0 or step == trainer.num_steps:
       summary = {f'train_{k}': v for k, v in train_metrics.compute().items()}
       summary['train_images_per_sec'] = ((step - last_log_step) * config.batch_size
                                          / (time.time() - last_log_time))
       writer.write_scalars(step, summary)
+      last_train = {k: summary[k] for k in ('train_loss', 'train_accuracy')}
       train_metrics, last_log_step, last_log_time = None, step, time.time()
     epoch, epoch_end = divmod(step, trainer.steps_per_epoch)
     epoch_end = epoch_end == 0 or step == trainer.num_steps
-    early_stop = False
+    early_stop, evaluated = False, {}
     if epoch_end and (epoch % config.eval_every_epochs == 0 or step == trainer.num_steps):
       results = trainer.evaluate_all(state)
-      writer.write_scalars(step, {'epoch': epoch} | {
-          f'{split}_{k}': r[k] for split, r in results.items() for k in ('loss', 'accuracy')})
+      evaluated = {f'{split}_{k}': r[k] for split, r in results.items()
+                   for k in ('loss', 'accuracy')}
+      writer.write_scalars(step, {'epoch': epoch} | evaluated)
       early_stop = stopper is not None and stopper.update(epoch, results[monitored]['loss'],
                                                           state)
       if early_stop:
         logging.info('Stopping early after epoch %d: the %s loss was lowest at epoch %d.',
                      epoch, monitored, stopper.best_epoch)
+    if epoch_end:
+      progress.end_epoch(epoch, last_train | evaluated)
     stopping = _stop_requested(stop)
     if (stopping or early_stop or step == trainer.num_steps
         or (epoch_end and epoch % config.checkpoint_every_epochs == 0)
@@ -380,6 +398,8 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest) -> T
   trainer.write_reports(state if best is None else best, workdir)
   if jax.process_index() == 0:
     plots.write_curves(workdir)
+    print(console.closing_block(console.read_results(workdir), wall_secs=time.time() - started,
+                                paths=console.run_paths(workdir), tta=config.tta_flip))
   return state
 
 

@@ -34,8 +34,11 @@ def _kernels(name, value, num_layers) -> None:
     _positive_ints(name, value, num_layers)
 
 
-def check_model(model_config) -> int:
-  """Validates `config.model`; returns its trainable parameter count."""
+def check_model(model_config, *, within_budget: bool = True) -> int:
+  """Validates `config.model`; returns its trainable parameter count.
+
+  `within_budget=False` accepts a design over `config.model.max_params` (--mode=summary shows it).
+  """
   blocks = _positive_ints('config.model.blocks', model_config.blocks)
   n = len(blocks)
   _positive_ints('config.model.channels', model_config.channels, n)
@@ -61,7 +64,7 @@ def check_model(model_config) -> int:
     raise ConfigError(f'config.model.max_params={budget!r}: must be an integer >= 0 '
                       '(0 turns the budget check off)')
   count = models.trainable_params(models.create_model(model_config))
-  if budget and count > budget:
+  if within_budget and budget and count > budget:
     raise ConfigError(f'this design has {count:,} trainable parameters, over the budget of '
                       f'{budget:,} (config.model.max_params); make it smaller, or raise '
                       'config.model.max_params (0 turns the check off)')
