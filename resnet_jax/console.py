@@ -136,7 +136,7 @@ class Progress:
 
   def bar(self) -> str:
     """'epoch 3/200 [########----------------]  35% 137/390  612 img/s  ETA 3h12m'."""
-    epoch = min(self.step // self.steps_per_epoch + 1, self.num_steps // self.steps_per_epoch)
+    epoch = max(1, -(-self.step // self.steps_per_epoch))  # The epoch `step` is in.
     done = self.step - (epoch - 1) * self.steps_per_epoch
     fraction = done / self.steps_per_epoch
     filled = int(fraction * BAR_WIDTH)
