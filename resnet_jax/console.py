@@ -89,10 +89,11 @@ def setup_line(*, num_devices: int, platform: str, model_config, num_params: int
   steps = f'{num_steps:,} steps'
   if first_step:
     steps = f'steps {first_step + 1:,}-{num_steps:,}'
+  epochs = num_steps // steps_per_epoch
   return (f'{num_devices} {platform} device{"s" if num_devices > 1 else ""} | '
           f'{design(model_config)} | {num_params:,} parameters | {data}, {num_train:,} train '
-          f'images | {steps} ({num_steps // steps_per_epoch} epochs of {steps_per_epoch:,}, '
-          f'batch {batch_size})')
+          f'images | {steps} ({epochs} epoch{"s" if epochs > 1 else ""} of '
+          f'{steps_per_epoch:,}, batch {batch_size})')
 
 
 class Progress:

@@ -379,6 +379,9 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest) -> T
         logging.info('Stopping early after epoch %d: the %s loss was lowest at epoch %d.',
                      epoch, monitored, stopper.best_epoch)
     if epoch_end:
+      if train_metrics is not None:  # Steps not logged yet: their metrics are the freshest.
+        last_train = {f'train_{k}': v for k, v in train_metrics.compute().items()
+                      if k in ('loss', 'accuracy')}
       progress.end_epoch(epoch, last_train | evaluated)
     stopping = _stop_requested(stop)
     if (stopping or early_stop or step == trainer.num_steps

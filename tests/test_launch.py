@@ -7,6 +7,7 @@ import pickle
 import subprocess
 import sys
 
+import jax
 import pytest
 from clu import metric_writers
 
@@ -19,6 +20,13 @@ def launch(*args, environ=os.environ, script=str(ROOT / 'launch.py')):
   env = dict(environ, JAX_PLATFORMS='cpu')
   return subprocess.run([sys.executable, *([script] if script else []), *args], cwd=ROOT,
                         env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_tests_run_on_the_cpu_unless_asked_otherwise():
+  if os.environ.get('RESNET_JAX_TEST_GPU') == '1':
+    pytest.skip('RESNET_JAX_TEST_GPU=1: the tests may use an accelerator')
+  assert os.environ['JAX_PLATFORMS'] == 'cpu'  # Set by conftest; launch.py subprocesses inherit.
+  assert jax.default_backend() == 'cpu'
 
 
 def test_summary_counts_parameters_after_overrides():
