@@ -110,10 +110,11 @@ def main(argv):
               f' (no {run_config.FILENAME} in --workdir={FLAGS.workdir} to take it from)'
               if FLAGS.workdir else ''))
     if FLAGS.mode == 'summary':
-      count = validation.check_model(config.model, within_budget=False)
+      validation.check_design(config.model)
+      table, count = models.layer_table(models.create_model(config.model))
       budget = config.model.max_params
       if jax.process_index() == 0:
-        print(models.layer_table(models.create_model(config.model)))
+        print(table)
         print(f'Trainable parameters: {count:,}' + (
             f', over the budget of {budget:,} (config.model.max_params): training refuses it'
             if budget and count > budget else ''))

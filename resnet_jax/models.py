@@ -158,10 +158,10 @@ def trainable_params(model: ResNet) -> int:
   return count_params(abstract_variables(model)['params'])
 
 
-def layer_table(model: ResNet) -> str:
-  """Each named layer's output shape and trainable parameters, in call order.
+def layer_table(model: ResNet) -> tuple[str, int]:
+  """Each named layer's output shape and trainable parameters, in call order; and their total.
 
-  Traced with abstract shapes (nothing runs or compiles); the stem, every residual block and
+  One trace with abstract shapes (nothing runs or compiles); the stem, every residual block and
   the head are one row each.
   """
   calls = []  # (name, output shape) of the top-level layers, as they are called.
@@ -179,7 +179,7 @@ def layer_table(model: ResNet) -> str:
            for name, shape in calls if name in params]
   widths = [max(len(row[i]) for row in rows) for i in range(3)]
   return '\n'.join(f'{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}'.rstrip()
-                   for a, b, c in rows)
+                   for a, b, c in rows), count_params(params)
 
 
 def flops_per_image(model: ResNet) -> float:

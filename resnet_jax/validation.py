@@ -34,11 +34,8 @@ def _kernels(name, value, num_layers) -> None:
     _positive_ints(name, value, num_layers)
 
 
-def check_model(model_config, *, within_budget: bool = True) -> int:
-  """Validates `config.model`; returns its trainable parameter count.
-
-  `within_budget=False` accepts a design over `config.model.max_params` (--mode=summary shows it).
-  """
+def check_design(model_config) -> None:
+  """Validates `config.model` apart from its size (--mode=summary shows any well-formed design)."""
   blocks = _positive_ints('config.model.blocks', model_config.blocks)
   n = len(blocks)
   _positive_ints('config.model.channels', model_config.channels, n)
@@ -63,8 +60,14 @@ def check_model(model_config, *, within_budget: bool = True) -> int:
   if not _is_int(budget) or budget < 0:
     raise ConfigError(f'config.model.max_params={budget!r}: must be an integer >= 0 '
                       '(0 turns the budget check off)')
+
+
+def check_model(model_config) -> int:
+  """Validates `config.model`, its size included; returns its trainable parameter count."""
+  check_design(model_config)
   count = models.trainable_params(models.create_model(model_config))
-  if within_budget and budget and count > budget:
+  budget = model_config.max_params
+  if budget and count > budget:
     raise ConfigError(f'this design has {count:,} trainable parameters, over the budget of '
                       f'{budget:,} (config.model.max_params); make it smaller, or raise '
                       'config.model.max_params (0 turns the check off)')
