@@ -1,13 +1,14 @@
 """Trains, evaluates, summarizes or searches CIFAR-10 ResNets described by a config.
 
   python launch.py --config configs/resnet24.py --workdir runs/resnet24
-  python launch.py --config configs/resnet24.py --workdir runs/resnet24 --mode=eval
+  python launch.py --workdir runs/resnet24 --mode=eval
   python launch.py --config configs/resnet24.py --mode=summary --config.model.channels=32,64,128
   python launch.py --workdir runs/resnet24 --mode=plot
   python launch.py --config configs/search.py --mode=search
   python launch.py --config configs/resnet24.py --mode=benchmark
 
-Running the same train command again resumes from the newest checkpoint in the workdir. On
+Running the same train command again (or just --workdir) resumes from the newest checkpoint in
+the workdir, whose config.json keeps the run's config for every mode that is given no --config. On
 several hosts, every host runs the same command plus --distributed (Cloud TPU, SLURM, Open MPI)
 or --coordinator_address, --num_processes and --process_id.
 """
@@ -20,8 +21,8 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py).',
-                                lock_config=True)
+config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py); without it, the '
+                                'config.json of the run in --workdir.', lock_config=True)
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and TensorBoard summaries.')
 flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'plot', 'search', 'benchmark'],
                   'train: train and evaluate, resuming if possible; eval: test metrics and '

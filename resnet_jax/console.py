@@ -19,6 +19,7 @@ import time
 from absl import logging
 
 BAR_WIDTH = 24
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep  # resnet_jax's own log records.
 
 
 def quiet_logging() -> None:
@@ -33,7 +34,7 @@ def quiet_logging() -> None:
 
 
 def _own(record) -> bool:
-  return f'{os.sep}resnet_jax{os.sep}' in record.pathname
+  return os.path.abspath(record.pathname).startswith(_PACKAGE)
 
 
 class _Formatter(py_logging.Formatter):

@@ -124,12 +124,13 @@ def absl_records():
 
 
 def test_logging_keeps_own_lines_plain_and_drops_third_party_info(absl_records):
-  own = '/src/resnet_jax/train.py'
+  own = console.__file__.replace('console.py', 'train.py')
   assert absl_records(own, py_logging.INFO, 'Resumed from step 3.') == 'Resumed from step 3.'
   assert absl_records(own, py_logging.WARNING, 'Step 4 skipped.') == 'warning: Step 4 skipped.'
-  for path, message in (('/site-packages/jax/_src/xla_bridge.py', "Unable to initialize "
-                         "backend 'tpu'"), ('/site-packages/clu/metric_writers/logging_writer.py',
-                                            '[4] train_loss=2.302585093')):
+  venv = '/home/me/resnet_jax/.venv/lib/python3.11/site-packages'  # A clone named resnet_jax.
+  for path, message in ((f'{venv}/jax/_src/xla_bridge.py', "Unable to initialize backend 'tpu'"),
+                        (f'{venv}/clu/metric_writers/logging_writer.py',
+                         '[4] train_loss=2.302585093')):
     assert absl_records(path, py_logging.INFO, message) is None
   third_party_warning = absl_records('/site-packages/jax/x.py', py_logging.WARNING, 'careful')
   assert third_party_warning.startswith('W') and third_party_warning.endswith('] careful')
