@@ -230,9 +230,10 @@ def run(config, workdir: str | None, config_file: str | None = None) -> list[dic
     if s.train_top:
       print(f'Proxy runs: {s.train_epochs} epochs on {s.train_fraction:g} of the training set, '
             f'each in {os.path.join(workdir, "<design>")}.')
-    if config_file:
-      print(f'Train the first: python launch.py --config {config_file} --workdir runs/'
-            f'{rows[0]["design"].name} {rows[0]["design"].overrides()}')
+    first = rows[0]['design']
+    print(f'Train the first: python launch.py --config {config_file} --workdir runs/{first.name} '
+          f'{first.overrides()}' if config_file else
+          f'Train the first: your config plus {first.overrides()}')
   return rows
 
 

@@ -55,6 +55,13 @@ def test_summary_is_a_stable_compact_table_without_tensorflow():
   assert proc.stderr.count('\n') == len(imported)  # Nothing but the import times: no noise.
 
 
+def test_a_config_file_without_get_config_is_a_one_line_error():
+  proc = launch('--config', 'configs/__init__.py', '--mode=summary')
+  assert proc.returncode == 2 and proc.stderr.splitlines() == [
+      'error: configs/__init__.py has no get_config(); --config takes a config file such as '
+      'configs/resnet24.py']
+
+
 def test_summary_of_an_over_budget_design_says_so():
   proc = launch('--config', 'configs/search.py', '--mode=summary')  # ResNet-18, scaled down.
   assert proc.returncode == 0, proc.stderr[-2000:]
@@ -151,8 +158,6 @@ BAD_INPUTS = {
     'eval without checkpoint': (['--mode=eval'], ['no checkpoint in']),
     'unknown mode': (['--mode=fly'], ['--mode', 'fly']),
     'missing config file': (['--config=configs/nope.py'], ['configs/nope.py', 'No such file']),
-    'not a config file': (['--config=configs/__init__.py'],
-                          ['configs/__init__.py has no get_config()']),
     'plot without metrics': (['--mode=plot'], ['no training metrics']),
 }
 
