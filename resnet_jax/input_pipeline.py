@@ -5,6 +5,7 @@ then fed through one tf.data pipeline. Data order and augmentation are functions
 (seed, process, epoch, position), so a run restarted at a given step sees the same batches.
 """
 
+import contextlib
 import os
 import pickle
 import shutil
@@ -51,10 +52,17 @@ def load_split(data_config, split: str, *, fraction: float = 1.0, process_index:
   return images, labels.astype(np.int32)
 
 
-def _load_tfds(split, process_index, process_count):
-  # Until cifar10 is prepared, tfds makes a folder in the temp dir for its metadata each time it
-  # builds the builder, and never removes it: here that folder goes in one that is removed.
+@contextlib.contextmanager
+def _scratch_temp_dir():
+  """tfds makes a folder in the temp dir for its metadata whenever it builds the builder of a
+  dataset it has not prepared (cifar10 before its download, every ImageFolder) and never removes
+  it; made in here, such folders go."""
   with tempfile.TemporaryDirectory() as scratch, mock.patch.object(tempfile, 'tempdir', scratch):
+    yield
+
+
+def _load_tfds(split, process_index, process_count):
+  with _scratch_temp_dir():
     builder = tfds.builder('cifar10')
   process_split = tfds.split_for_jax_process(split, process_index=process_index,
                                              process_count=process_count)
@@ -127,7 +135,8 @@ def _load_image_folder(root, split):
   if tuple(classes) != CLASS_NAMES:
     raise ConfigError(f'{os.path.join(root, split)} has class folders {classes}; expected the '
                       f'ten CIFAR-10 classes {list(CLASS_NAMES)}')
-  builder = tfds.folder_dataset.ImageFolder(root)
+  with _scratch_temp_dir():
+    builder = tfds.folder_dataset.ImageFolder(root)
   try:
     images, labels = _to_numpy(builder.as_dataset(split=split, as_supervised=True,
                                                   shuffle_files=False))
