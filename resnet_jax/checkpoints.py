@@ -28,7 +28,7 @@ def save(manager: ocp.CheckpointManager, state) -> None:
   step = int(state.step)
   if step not in manager.all_steps():
     manager.save(step, args=ocp.args.StandardSave(state))
-    logging.info('Saving a checkpoint of step %d to %s.', step, manager.directory)
+    logging.debug('Saving a checkpoint of step %d to %s.', step, manager.directory)
 
 
 def _shapes(tree) -> dict[str, tuple]:

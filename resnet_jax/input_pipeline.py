@@ -5,12 +5,15 @@ then fed through one tf.data pipeline. Data order and augmentation are functions
 (seed, process, epoch, position), so a run restarted at a given step sees the same batches.
 """
 
+import contextlib
 import os
 import pickle
 import shutil
 import socket
+import tempfile
 import urllib.parse
 from typing import Iterator
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -46,8 +49,18 @@ def load_split(data_config, split: str, *, fraction: float = 1.0, process_index:
   return images, labels.astype(np.int32)
 
 
+@contextlib.contextmanager
+def _scratch_temp_dir():
+  """tfds makes a folder in the temp dir for its metadata whenever it builds the builder of a
+  dataset it has not prepared (cifar10 before its download, every ImageFolder) and never removes
+  it; made in here, such folders go."""
+  with tempfile.TemporaryDirectory() as scratch, mock.patch.object(tempfile, 'tempdir', scratch):
+    yield
+
+
 def _load_tfds(split, process_index, process_count):
-  builder = tfds.builder('cifar10')
+  with _scratch_temp_dir():
+    builder = tfds.builder('cifar10')
   process_split = tfds.split_for_jax_process(split, process_index=process_index,
                                              process_count=process_count)
   try:
@@ -119,7 +132,8 @@ def _load_image_folder(root, split):
   if tuple(classes) != cifar10.CLASS_NAMES:
     raise ConfigError(f'{os.path.join(root, split)} has class folders {classes}; expected the '
                       f'ten CIFAR-10 classes {list(cifar10.CLASS_NAMES)}')
-  builder = tfds.folder_dataset.ImageFolder(root)
+  with _scratch_temp_dir():
+    builder = tfds.folder_dataset.ImageFolder(root)
   try:
     images, labels = _to_numpy(builder.as_dataset(split=split, as_supervised=True,
                                                   shuffle_files=False))

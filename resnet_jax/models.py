@@ -159,10 +159,28 @@ def trainable_params(model: ResNet) -> int:
   return count_params(abstract_variables(model)['params'])
 
 
-def layer_table(model: ResNet) -> str:
-  """Flax's table of the model's layers, output shapes and parameters."""
-  return model.tabulate(jax.random.key(0), jnp.zeros((1, *cifar10.IMAGE_SHAPE)), train=False,
-                        depth=2, console_kwargs={'width': 120, 'force_terminal': False})
+def layer_table(model: ResNet) -> tuple[str, int]:
+  """Each named layer's output shape and trainable parameters, in call order; and their total.
+
+  One trace with abstract shapes (nothing runs or compiles); the stem, every residual block and
+  the head are one row each.
+  """
+  calls = []  # (name, output shape) of the top-level layers, as they are called.
+
+  def record(call, args, kwargs, context):
+    output = call(*args, **kwargs)
+    if context.method_name == '__call__' and len(context.module.path) == 1:
+      calls.append((context.module.path[0], output.shape[1:]))
+    return output
+
+  with nn.intercept_methods(record):
+    params = abstract_variables(model)['params']
+  rows = [('layer', 'output shape', 'parameters')]
+  rows += [(name, 'x'.join(map(str, shape)), f'{count_params(params[name]):,}')
+           for name, shape in calls if name in params]
+  widths = [max(len(row[i]) for row in rows) for i in range(3)]
+  return '\n'.join(f'{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}'.rstrip()
+                   for a, b, c in rows), count_params(params)
 
 
 def flops_per_image(model: ResNet) -> float:

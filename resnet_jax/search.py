@@ -185,8 +185,11 @@ def compound(search_config, model_config) -> list[tuple[int, Design, float]]:
   return rows
 
 
-def run(config, workdir: str | None) -> list[dict]:
-  """Lists the designs, proxy-trains the top `train_top`, prints the table; returns its rows."""
+def run(config, workdir: str | None, config_file: str | None = None) -> list[dict]:
+  """Lists the designs, proxy-trains the top `train_top`, prints the table; returns its rows.
+
+  `config_file` (as given to --config) completes the printed command that trains the first.
+  """
   validation.check_search(config)
   s = config.search
   if s.train_top and not workdir:
@@ -227,8 +230,10 @@ def run(config, workdir: str | None) -> list[dict]:
     if s.train_top:
       print(f'Proxy runs: {s.train_epochs} epochs on {s.train_fraction:g} of the training set, '
             f'each in {os.path.join(workdir, "<design>")}.')
-    print(f'Train the first: python launch.py --config <this config> --workdir runs/'
-          f'{rows[0]["design"].name} {rows[0]["design"].overrides()}')
+    first = rows[0]['design']
+    print(f'Train the first: python launch.py --config {config_file} --workdir runs/{first.name} '
+          f'{first.overrides()}' if config_file else
+          f'Train the first: your config plus {first.overrides()}')
   return rows
 
 

@@ -18,8 +18,9 @@ from absl import logging
 from clu import metric_writers, periodic_actions
 from jax.experimental import multihost_utils
 
-from resnet_jax import (checkpoints, cifar10, device_data, early_stopping, input_pipeline,
-                        parallel, plots, preemption, reports, steps, validation, workdir_lock)
+from resnet_jax import (checkpoints, cifar10, console, device_data, early_stopping,
+                        input_pipeline, models, parallel, plots, preemption, reports, run_config,
+                        steps, validation, workdir_lock)
 from resnet_jax.errors import ConfigError
 
 
@@ -54,6 +55,7 @@ class Trainer:
     self.steps_per_epoch = 1
     if 'train' in data:
       images, labels = data['train']
+      self.num_train = len(images)
       if self.pipeline == 'device':
         self.train_data = parallel.put_global({'image': images, 'label': labels}, replicated)
         self.steps_per_epoch = len(images) // config.batch_size
@@ -184,11 +186,14 @@ def train_and_evaluate(config, workdir: str) -> steps.TrainState:
 
 def _train(config, workdir, trainer: Trainer,
            stop: preemption.StopRequest) -> steps.TrainState:
+  started = time.time()
   writer = metric_writers.create_default_writer(workdir, just_logging=jax.process_index() > 0)
   writer.write_hparams(config.to_dict() | {'model': str(config.model.to_dict())})
   manager = checkpoints.create_manager(workdir, config.keep_checkpoints)
   state = trainer.initial_state()
-  restored = checkpoints.restore_latest(manager, state)
+  restored = checkpoints.restore_latest(manager, state)  # Refuses another model's checkpoint.
+  if jax.process_index() == 0:
+    run_config.save(config, workdir)  # --mode=eval, summary and resuming need no --config.
   stopper = (early_stopping.EarlyStopping(workdir, config.early_stopping_patience)
              if config.early_stopping_patience else None)
   monitored = 'val' if config.data.val_fraction else 'test'
@@ -206,11 +211,18 @@ def _train(config, workdir, trainer: Trainer,
                  first_step // trainer.steps_per_epoch, monitored, stopper.best_epoch)
     return state
 
-  logging.info('Training %d steps (%g epochs of %d steps, global batch %d) on %d devices, '
-               '%s data pipeline, up to %d steps per dispatch.',
-               trainer.num_steps - first_step, config.num_epochs, trainer.steps_per_epoch,
-               config.batch_size, trainer.mesh.size, trainer.pipeline,
-               trainer.steps.steps_per_dispatch)
+  # Console: the set-up line now, a bar and a line per epoch, a closing block at the end.
+  progress = console.Progress(num_steps=trainer.num_steps, steps_per_epoch=trainer.steps_per_epoch,
+                              batch_size=config.batch_size, first_step=first_step,
+                              enabled=jax.process_index() == 0)
+  if progress.enabled:
+    print(console.setup_line(
+        num_devices=trainer.mesh.size, platform=jax.default_backend(), model_config=config.model,
+        num_params=models.count_params(state.params), data=config.data.dir or 'tfds cifar10',
+        pipeline=trainer.pipeline, num_train=trainer.num_train, num_steps=trainer.num_steps,
+        steps_per_epoch=trainer.steps_per_epoch, batch_size=config.batch_size,
+        first_step=first_step), flush=True)
+  last_train = {}  # The latest logged train metrics, for the epoch's console line.
   report_progress = periodic_actions.ReportProgress(num_train_steps=trainer.num_steps,
                                                     writer=writer, every_secs=30)
   unchecked = []  # (first step, finite flags) of chunks not yet read back: the host never
@@ -242,24 +254,32 @@ def _train(config, workdir, trainer: Trainer,
                      else train_metrics.merge(chunk_metrics))
     if jax.process_index() == 0:
       report_progress(step)
+    progress.update(step)
     if step % config.log_every_steps == 0 or step == trainer.num_steps:
       summary = {f'train_{k}': v for k, v in train_metrics.compute().items()}
       summary['train_images_per_sec'] = ((step - last_log_step) * config.batch_size
                                          / (time.time() - last_log_time))
       writer.write_scalars(step, summary)
+      last_train = {k: summary[k] for k in ('train_loss', 'train_accuracy')}
       train_metrics, last_log_step, last_log_time = None, step, time.time()
     epoch, epoch_end = divmod(step, trainer.steps_per_epoch)
     epoch_end = epoch_end == 0 or step == trainer.num_steps
-    early_stop = False
+    early_stop, evaluated = False, {}
     if epoch_end and (epoch % config.eval_every_epochs == 0 or step == trainer.num_steps):
       results = trainer.evaluate_all(state)
-      writer.write_scalars(step, {'epoch': step / trainer.steps_per_epoch} | {
-          f'{split}_{k}': r[k] for split, r in results.items() for k in ('loss', 'accuracy')})
+      evaluated = {f'{split}_{k}': r[k] for split, r in results.items()
+                   for k in ('loss', 'accuracy')}
+      writer.write_scalars(step, {'epoch': step / trainer.steps_per_epoch} | evaluated)
       early_stop = stopper is not None and stopper.update(epoch, results[monitored]['loss'],
                                                           state)
       if early_stop:
         logging.info('Stopping early after epoch %d: the %s loss was lowest at epoch %d.',
                      epoch, monitored, stopper.best_epoch)
+    if epoch_end:
+      if train_metrics is not None:  # Steps not logged yet: their metrics are the freshest.
+        last_train = {f'train_{k}': v for k, v in train_metrics.compute().items()
+                      if k in ('loss', 'accuracy')}
+      progress.end_epoch(epoch, last_train | evaluated)
     stopping = _stop_requested(stop)
     if (stopping or early_stop or step == trainer.num_steps
         or (epoch_end and epoch % config.checkpoint_every_epochs == 0)
@@ -279,6 +299,8 @@ def _train(config, workdir, trainer: Trainer,
   trainer.write_reports(state if best is None else best, workdir)
   if jax.process_index() == 0:
     plots.write_curves(workdir)
+    print(console.closing_block(console.read_results(workdir), wall_secs=time.time() - started,
+                                paths=console.run_paths(workdir), tta=config.tta_flip))
   return state
 
 

@@ -31,8 +31,8 @@ def _kernels(name, value, num_layers) -> None:
     _positive_ints(name, value, num_layers)
 
 
-def check_model(model_config) -> int:
-  """Validates `config.model`; returns its trainable parameter count."""
+def check_design(model_config) -> None:
+  """Validates `config.model` apart from its size (--mode=summary shows any well-formed design)."""
   blocks = _positive_ints('config.model.blocks', model_config.blocks)
   n = len(blocks)
   _positive_ints('config.model.channels', model_config.channels, n)
@@ -57,7 +57,13 @@ def check_model(model_config) -> int:
   if not _is_int(budget) or budget < 0:
     raise ConfigError(f'config.model.max_params={budget!r}: must be an integer >= 0 '
                       '(0 turns the budget check off)')
+
+
+def check_model(model_config) -> int:
+  """Validates `config.model`, its size included; returns its trainable parameter count."""
+  check_design(model_config)
   count = models.trainable_params(models.create_model(model_config))
+  budget = model_config.max_params
   if budget and count > budget:
     raise ConfigError(f'this design has {count:,} trainable parameters, over the budget of '
                       f'{budget:,} (config.model.max_params); make it smaller, or raise '

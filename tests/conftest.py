@@ -3,9 +3,16 @@
 import os
 import pathlib
 import pickle
+import shutil
 import tempfile
 
-import jax
+# On the CPU, here and in the launch.py subprocesses (which inherit it), even where there is an
+# accelerator: each pytest-xdist worker's JAX would take 75% of a GPU's memory. Opt in with
+# RESNET_JAX_TEST_GPU=1. Set before JAX is imported.
+if os.environ.get('RESNET_JAX_TEST_GPU') != '1':
+  os.environ['JAX_PLATFORMS'] = 'cpu'
+
+import jax  # pylint: disable=g-import-not-at-top
 import numpy as np
 import pytest
 
@@ -20,9 +27,12 @@ REAL_SUBSET = pathlib.Path(os.environ.get('RESNET_JAX_SHARED_DATA', ROOT.parent 
 
 
 def pytest_configure(config):
-  """One XLA compilation cache for the session, shared with the launch.py subprocesses."""
-  del config
-  os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', tempfile.mkdtemp(prefix='jax_cache_'))
+  """One XLA compilation cache for the session, shared with the launch.py subprocesses (and
+  pytest-xdist workers, which inherit it), removed at the end of the session."""
+  if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
+    cache = tempfile.mkdtemp(prefix='jax_cache_')
+    os.environ['JAX_COMPILATION_CACHE_DIR'] = cache
+    config.add_cleanup(lambda: shutil.rmtree(cache, ignore_errors=True))
   os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 
 

@@ -1,6 +1,7 @@
 """Augmentation properties, deterministic batching, full evaluation, and the local readers."""
 
 import itertools
+import tempfile
 
 import ml_collections
 import numpy as np
@@ -124,12 +125,15 @@ def write_image_folder(root, classes=cifar10.CLASS_NAMES, per_class=2, size=32):
         tf.io.write_file(str(root / split / name / f'{i}.png'), tf.io.encode_png(pixels))
 
 
-def test_image_folder_reader(tmp_path):
-  write_image_folder(tmp_path)
-  images, labels = ip.load_split(data_config(tmp_path), 'train')
+def test_image_folder_reader(tmp_path, monkeypatch):
+  write_image_folder(tmp_path / 'data')
+  (tmp_path / 'temp').mkdir()
+  monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path / 'temp'))
+  images, labels = ip.load_split(data_config(tmp_path / 'data'), 'train')
+  assert list((tmp_path / 'temp').iterdir()) == []  # tfds' metadata folder is gone.
   assert images.shape == (20, 32, 32, 3)
   assert sorted(labels.tolist()) == sorted(list(range(10)) * 2)
-  some_file = tmp_path / 'train' / 'cat' / '0.png'
+  some_file = tmp_path / 'data' / 'train' / 'cat' / '0.png'
   decoded = tf.io.decode_png(tf.io.read_file(str(some_file))).numpy()
   assert labels[[np.array_equal(x, decoded) for x in images].index(True)] == 3
 

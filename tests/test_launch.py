@@ -7,17 +7,26 @@ import pickle
 import subprocess
 import sys
 
+import jax
 import pytest
 from clu import metric_writers
 
-from resnet_jax import xla_flags
+from configs import default
+from resnet_jax import run_config, xla_flags
 from tests.conftest import ROOT, write_cifar_python
 
 
-def launch(*args, environ=os.environ):
+def launch(*args, environ=os.environ, script=str(ROOT / 'launch.py')):
   env = dict(environ, JAX_PLATFORMS='cpu')
-  return subprocess.run([sys.executable, str(ROOT / 'launch.py'), *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=600)
+  return subprocess.run([sys.executable, *([script] if script else []), *args], cwd=ROOT,
+                        env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_tests_run_on_the_cpu_unless_asked_otherwise():
+  if os.environ.get('RESNET_JAX_TEST_GPU') == '1':
+    pytest.skip('RESNET_JAX_TEST_GPU=1: the tests may use an accelerator')
+  assert os.environ['JAX_PLATFORMS'] == 'cpu'  # Set by conftest; launch.py subprocesses inherit.
+  assert jax.default_backend() == 'cpu'
 
 
 def test_summary_counts_parameters_after_overrides():
@@ -26,6 +35,55 @@ def test_summary_counts_parameters_after_overrides():
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert 'Trainable parameters: 2,797,610' in proc.stdout
   assert 'layer4_block2' in proc.stdout
+
+
+def test_summary_is_a_stable_compact_table_without_tensorflow():
+  runs = [launch('-X', 'importtime', 'launch.py', '--config', 'configs/resnet24.py',
+                 '--mode=summary', script=None) for _ in range(2)]
+  for proc in runs:
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = [line.split('|')[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith('import time:')]
+    assert 'jax' in imported and not [m for m in imported if m.split('.')[0] == 'tensorflow']
+  assert runs[0].stdout == runs[1].stdout  # Stable from run to run.
+  lines = runs[0].stdout.splitlines()
+  assert lines[0].split() == ['layer', 'output', 'shape', 'parameters']
+  assert lines[1].split() == ['stem_conv', '32x32x64', '1,728']
+  assert lines[-2].split() == ['head', '10', '2,570']
+  assert lines[-1] == 'Trainable parameters: 4,918,602'
+  assert len(lines) == 16 and max(len(line) for line in lines) < 80
+  assert proc.stderr.count('\n') == len(imported)  # Nothing but the import times: no noise.
+
+
+def test_a_config_file_without_get_config_is_a_one_line_error():
+  proc = launch('--config', 'configs/__init__.py', '--mode=summary')
+  assert proc.returncode == 2 and proc.stderr.splitlines() == [
+      'error: configs/__init__.py has no get_config(); --config takes a config file such as '
+      'configs/resnet24.py']
+
+
+def test_summary_of_an_over_budget_design_says_so():
+  proc = launch('--config', 'configs/search.py', '--mode=summary')  # ResNet-18, scaled down.
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.splitlines()[-1] == ('Trainable parameters: 11,173,962, over the budget of '
+                                          '5,000,000 (config.model.max_params): training '
+                                          'refuses it')
+
+
+def test_workdir_config_serves_when_config_is_absent(tmp_path):
+  proc = launch('--workdir', str(tmp_path / 'none'), '--mode=eval')
+  assert proc.returncode == 2 and proc.stderr.splitlines() == [
+      'error: --config is required, e.g. --config configs/resnet24.py (no config.json in '
+      f'--workdir={tmp_path / "none"} to take it from)']
+  assert not (tmp_path / 'none').exists()
+  config = default.get_config()
+  config.model.blocks, config.model.channels = (2, 2, 2, 2), (32, 64, 128, 256)
+  run_config.save(config, str(tmp_path))
+  proc = launch('--workdir', str(tmp_path), '--mode=summary')
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.splitlines()[-1] == 'Trainable parameters: 2,797,610'
+  proc = launch('--workdir', str(tmp_path), '--mode=summary', '--config', 'configs/resnet24.py')
+  assert proc.stdout.splitlines()[-1] == 'Trainable parameters: 4,918,602'  # --config wins.
 
 
 def test_benchmark_prints_a_table_and_writes_json_with_cpu_flags(tmp_path):

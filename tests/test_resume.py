@@ -1,6 +1,7 @@
 """A killed or preempted run, started again, finishes bit-for-bit like a run never stopped
 (device-resident data, augmented on device, in chunks of up to three steps)."""
 
+import json
 import os
 import random
 import signal
@@ -27,9 +28,11 @@ def command(data_dir, workdir):
           '--config.steps_per_dispatch=3', '--config.augment.cutout=8']  # Device pipeline.
 
 
-def run(data_dir, workdir):
-  proc = subprocess.run(command(data_dir, workdir), cwd=ROOT, capture_output=True, text=True,
-                        timeout=600, env=dict(os.environ, JAX_PLATFORMS='cpu'))
+def run(data_dir, workdir, args=None):
+  """Runs `command`, or launch.py with `args` if given."""
+  args = command(data_dir, workdir) if args is None else [sys.executable, 'launch.py', *args]
+  proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                        env=dict(os.environ, JAX_PLATFORMS='cpu'))
   assert proc.returncode == 0, proc.stderr[-3000:]
   return proc
 
@@ -93,6 +96,17 @@ def test_sigterm_checkpoints_exits_and_resumes_identically(reference, tmp_path):
   stopped_at = int(message[0].split('after step ')[1].split(';')[0])
   assert 0 < stopped_at < NUM_STEPS
   assert (tmp_path / 'checkpoints' / str(stopped_at)).is_dir()
-  resumed = run(data_dir, tmp_path)
+  resumed = run(data_dir, tmp_path, [f'--workdir={tmp_path}'])  # The config is in the workdir.
   assert f'Resumed from the checkpoint at step {stopped_at} ' in resumed.stderr
   assert_bitwise_equal(final_state(tmp_path), expected)
+  console = resumed.stdout.splitlines()  # The set-up line, one line per epoch, the closing block.
+  assert console[0].startswith('1 cpu device | B=1,1 C=16,32 F=3 K=1 P=global | ')
+  assert f'steps {stopped_at + 1}-30 (3 epochs of 10, batch 64)' in console[0]
+  assert console[-6].startswith('epoch 3/3  train_loss ') and 'test_accuracy' in console[-6]
+  assert console[-5].startswith('Done in ') and ': test accuracy ' in console[-5]
+  assert console[-4:] == [f'  {label:<11}  {path}' for label, path in (
+      ('report', tmp_path / 'report.md'), ('curves', tmp_path / 'curves_*.png'),
+      ('checkpoints', tmp_path / 'checkpoints'), ('TensorBoard',
+                                                  f'tensorboard --logdir {tmp_path}'))]
+  evaluated = run(data_dir, tmp_path, [f'--workdir={tmp_path}', '--mode=eval'])
+  assert json.loads(evaluated.stdout)['step'] == NUM_STEPS

@@ -124,7 +124,11 @@ def test_proxy_training_of_the_top_designs(tmp_path):
       cwd=ROOT, env=os.environ | {'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': FAST_COMPILE},
       capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
-  header, first, second = proc.stdout.splitlines()[1:4]
+  lines = proc.stdout.splitlines()  # The proxy run's own console lines come first.
+  title = next(i for i, line in enumerate(lines) if line.endswith('largest first:'))
+  header, first, second = lines[title + 1:title + 4]
+  assert lines[-1].startswith('Train the first: python launch.py --config configs/default.py '
+                              '--workdir runs/B2-2_C4-8_F3_K1_P0 --config.model.blocks=2,2')
   assert header.split()[-6:] == ['proxy', 'test', 'acc', 'proxy', 'test', 'loss']
   assert first.split()[1] == '2,942' and 0 <= float(first.split()[-2]) <= 1  # B = 2,2.
   assert second.split()[1] == '2,638' and second.split()[-1] == '0'  # B = 1,2; not trained.

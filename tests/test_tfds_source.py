@@ -2,6 +2,7 @@
 and reaches the network; offline, the run fails in seconds with a clear message, leaving nothing."""
 
 import socket
+import tempfile
 import time
 
 import pytest
@@ -16,13 +17,20 @@ from resnet_jax.errors import ConfigError
 
 @pytest.fixture
 def offline(monkeypatch, tmp_path):
-  """No host name resolves, as on a machine without network; tfds' data dir does not exist."""
+  """No host name resolves, as on a machine without network; tfds' data dir does not exist.
+
+  Yields (the folder of tfds' data dir, the temp dir that `tempfile` hands out).
+  """
   def refuse(*args, **kwargs):
     raise socket.gaierror(socket.EAI_NONAME, 'Name or service not known (blocked by the test)')
   monkeypatch.setattr(socket, 'getaddrinfo', refuse)
   # tfds reads TFDS_DATA_DIR once, at import, into this constant.
-  monkeypatch.setattr(tfds.core.constants, 'DATA_DIR', str(tmp_path / 'tensorflow_datasets'))
-  return tmp_path
+  monkeypatch.setattr(tfds.core.constants, 'DATA_DIR',
+                      str(tmp_path / 'data' / 'tensorflow_datasets'))
+  (tmp_path / 'data').mkdir()
+  (tmp_path / 'temp').mkdir()
+  monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path / 'temp'))
+  return tmp_path / 'data', tmp_path / 'temp'
 
 
 def test_tfds_download_gets_as_far_as_the_network(offline, monkeypatch):
@@ -37,4 +45,5 @@ def test_offline_without_a_local_copy_fails_fast_and_leaves_nothing(offline):
   with pytest.raises(ConfigError, match=r'could not download CIFAR-10 .*--config\.data\.dir'):
     input_pipeline.load_split(default.get_config().data, 'test')
   assert time.monotonic() - start < 30
-  assert list(offline.iterdir()) == []
+  data, temp = offline
+  assert list(data.iterdir()) == [] and list(temp.iterdir()) == []  # No /tmp/tmp*tfds either.

@@ -1,0 +1,226 @@
+"""What a run prints to the console: a set-up line, a progress bar per epoch, one line of metrics
+per epoch and a closing block. TensorBoard gets every metric through clu's writer; this module
+only decides what a person reads.
+
+The training loop calls, on process 0 (`Progress(enabled=False)` elsewhere):
+  print(setup_line(...))              once, before the first step;
+  progress.update(step)               at any step boundaries: every step or every chunk of steps;
+  progress.end_epoch(epoch, metrics)  after an epoch's evaluation;
+  print(closing_block(...))           after the final reports.
+`quiet_logging()` (from launch.py) removes third-party INFO chatter from the log.
+"""
+
+import json
+import logging as py_logging
+import os
+import sys
+import time
+
+from absl import logging
+
+BAR_WIDTH = 24
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep  # resnet_jax's own log records.
+
+
+def quiet_logging() -> None:
+  """Keeps resnet_jax's own log lines (plain, warnings prefixed) and others' warnings.
+
+  Gone: third-party INFO such as JAX's backend probing ("Unable to initialize backend 'tpu'"),
+  clu's scalar and hyper-parameter lines (TensorBoard still gets them) and Orbax's save steps.
+  """
+  handler = logging.get_absl_handler()
+  handler.addFilter(lambda record: record.levelno >= py_logging.WARNING or _own(record))
+  handler.setFormatter(_Formatter())
+
+
+def _own(record) -> bool:
+  return os.path.abspath(record.pathname).startswith(_PACKAGE)
+
+
+class _Formatter(py_logging.Formatter):
+  """resnet_jax's lines as plain text; everything else in absl's usual format."""
+
+  def __init__(self):
+    super().__init__()
+    self._absl = logging.PythonFormatter()
+
+  def format(self, record):
+    if not _own(record):
+      return self._absl.format(record)
+    message = record.getMessage()
+    return message if record.levelno < py_logging.WARNING else (
+        f'{record.levelname.lower()}: {message}')
+
+
+def significant(value, digits: int = 4) -> str:
+  """`value` to `digits` significant digits (integers as they are)."""
+  if isinstance(value, int):
+    return str(value)
+  return f'{float(value):.{digits}g}'
+
+
+def format_metrics(metrics: dict) -> str:
+  """'name value' pairs at 4 significant digits, in the order given."""
+  return '  '.join(f'{name} {significant(value)}' for name, value in metrics.items())
+
+
+def duration(seconds: float) -> str:
+  """'45s', '12m05s', '3h02m'."""
+  seconds = int(round(seconds))
+  if seconds < 60:
+    return f'{seconds}s'
+  if seconds < 3600:
+    return f'{seconds // 60}m{seconds % 60:02d}s'
+  return f'{seconds // 3600}h{seconds % 3600 // 60:02d}m'
+
+
+def design(model_config) -> str:
+  """The design in the README's notation, e.g. 'B=3,5,3 C=64,128,256 F=3 K=1 P=global'."""
+  def text(value):
+    return ','.join(str(v) for v in value) if isinstance(value, (tuple, list)) else str(value)
+  pool = model_config.pool or 'global'
+  return (f'B={text(model_config.blocks)} C={text(model_config.channels)} '
+          f'F={text(model_config.conv_kernel)} K={text(model_config.skip_kernel)} P={pool}')
+
+
+def setup_line(*, num_devices: int, platform: str, model_config, num_params: int, data: str,
+               pipeline: str, num_train: int, num_steps: int, steps_per_epoch: int,
+               batch_size: int, first_step: int = 0) -> str:
+  """One line of what is about to run: devices, design, parameters, data and steps."""
+  steps = f'{num_steps:,} steps'
+  if first_step:
+    steps = f'steps {first_step + 1:,}-{num_steps:,}'
+  epochs = num_steps / steps_per_epoch
+  return (f'{num_devices} {platform} device{"s" if num_devices > 1 else ""} | '
+          f'{design(model_config)} | {num_params:,} parameters | {data}, {num_train:,} train '
+          f'images, {pipeline} pipeline | {steps} ({epochs:g} epoch{"s" if epochs != 1 else ""} '
+          f'of {steps_per_epoch:,}, batch {batch_size})')
+
+
+class Progress:
+  """A progress bar for the current epoch with images/s and the run's ETA.
+
+  `update(step)` may come at any step boundary, e.g. once per chunk of steps. On a terminal the
+  bar is redrawn in place (at most every `redraw_secs`); elsewhere (pytest, CI, `| tee`) it is a
+  plain line at most every `line_secs`, so logs stay readable. Rates start at the first update,
+  so the first step's compilation does not count; the ETA includes evaluation time.
+  """
+
+  def __init__(self, *, num_steps: int, steps_per_epoch: int, batch_size: int,
+               first_step: int = 0, enabled: bool = True, stream=None, tty: bool | None = None,
+               redraw_secs: float = 0.2, line_secs: float = 60.0, clock=time.monotonic):
+    self.num_steps, self.steps_per_epoch, self.batch_size = num_steps, steps_per_epoch, batch_size
+    self.enabled = enabled
+    self.stream = stream or sys.stdout
+    self.tty = self.stream.isatty() if tty is None else tty
+    self.interval = redraw_secs if self.tty else line_secs
+    self.clock = clock
+    self.step = first_step
+    self._run_mark = None  # (step, time) of the first update: rates and the ETA count from it.
+    self._epoch_mark = None  # (step, time) where this epoch's images/s counts from.
+    self._shown_at = None if self.tty else clock()  # When the bar was last drawn.
+    self._bar_open = False  # A bar without a newline is on the terminal.
+
+  def images_per_sec(self) -> float | None:
+    """Training images/s in this epoch, once two updates are apart."""
+    if self._epoch_mark is None or self.step <= self._epoch_mark[0]:
+      return None
+    step, start = self._epoch_mark
+    elapsed = self.clock() - start
+    return (self.step - step) * self.batch_size / elapsed if elapsed > 0 else None
+
+  def eta_secs(self) -> float | None:
+    """Seconds left in the run at the pace since the first update (evaluations included)."""
+    if self._run_mark is None or self.step <= self._run_mark[0]:
+      return None
+    step, start = self._run_mark
+    return (self.num_steps - self.step) * (self.clock() - start) / (self.step - step)
+
+  def bar(self) -> str:
+    """'epoch 3/200 [########----------------]  35% 137/390  612 img/s  ETA 3h12m'."""
+    epoch = max(1, -(-self.step // self.steps_per_epoch))  # The epoch `step` is in.
+    done = self.step - (epoch - 1) * self.steps_per_epoch
+    fraction = done / self.steps_per_epoch
+    filled = int(fraction * BAR_WIDTH)
+    head = (f'epoch {epoch}/{self.num_steps // self.steps_per_epoch} '
+            f'[{"#" * filled}{"-" * (BAR_WIDTH - filled)}] {fraction:4.0%} '
+            f'{done}/{self.steps_per_epoch}')
+    return '  '.join([head] + self._rates())
+
+  def _rates(self) -> list[str]:
+    rates = []
+    if (speed := self.images_per_sec()) is not None:
+      rates.append(f'{significant(speed)} img/s')
+    if (eta := self.eta_secs()) is not None:
+      rates.append(f'ETA {duration(eta)}')
+    return rates
+
+  def update(self, step: int) -> None:
+    """Training has reached `step` (the number of steps done)."""
+    now = self.clock()
+    self.step = step
+    if self._run_mark is None:
+      self._run_mark = self._epoch_mark = (step, now)
+    if not self.enabled or (self._shown_at is not None and now - self._shown_at < self.interval):
+      return
+    self._shown_at = now
+    if self.tty:
+      self.stream.write('\r\x1b[K' + self.bar())
+      self._bar_open = True
+    else:
+      self.stream.write(self.bar() + '\n')
+    self.stream.flush()
+
+  def end_epoch(self, epoch: int, metrics: dict) -> None:
+    """Replaces the bar with the epoch's line: its metrics, images/s and the run's ETA.
+
+    Call it after the epoch's evaluation (its time then counts in the ETA); the next epoch's
+    images/s counts from here.
+    """
+    line = '  '.join([f'epoch {epoch}/{self.num_steps // self.steps_per_epoch}',
+                      format_metrics(metrics)] + self._rates())
+    self._epoch_mark = (self.step, self.clock())
+    if not self.enabled:
+      return
+    self.stream.write(('\r\x1b[K' if self._bar_open else '') + line + '\n')
+    self.stream.flush()
+    self._bar_open, self._shown_at = False, None if self.tty else self.clock()
+
+
+def run_paths(workdir: str) -> dict[str, str]:
+  """Where a run's outputs are: report, curves, checkpoints and TensorBoard logs."""
+  return {'report': os.path.join(workdir, 'report.md'),
+          'curves': os.path.join(workdir, 'curves_*.png'),
+          'checkpoints': os.path.join(workdir, 'checkpoints'),
+          'TensorBoard': f'tensorboard --logdir {workdir}'}
+
+
+def read_results(workdir: str) -> dict[str, dict]:
+  """The test reports in `workdir`: {'test': report.json, 'test_ema': report_ema.json}."""
+  results = {}
+  for split, name in (('test', 'report'), ('test_ema', 'report_ema')):
+    path = os.path.join(workdir, f'{name}.json')
+    if os.path.exists(path):
+      with open(path) as f:
+        results[split] = json.load(f)
+  return results
+
+
+def closing_block(results: dict[str, dict], *, wall_secs: float, paths: dict[str, str],
+                  tta: bool = False) -> str:
+  """The end of a run: final test accuracy and loss (EMA too, if kept), wall time, paths.
+
+  `results`: {'test': {'accuracy', 'loss', ...}, optionally 'test_ema': ...}, as in the reports;
+  `paths`: label -> path (`run_paths`); `tta`: the accuracies are of flip test-time augmentation.
+  """
+  head = f'Done in {duration(wall_secs)}'
+  if 'test' in results:
+    test = results['test']
+    head += (f': test accuracy {test["accuracy"]:.2%}{" (flip TTA)" if tta else ""}, '
+             f'loss {significant(test["loss"])}')
+    if 'test_ema' in results:
+      head += f'; EMA weights {results["test_ema"]["accuracy"]:.2%}'
+  width = max(len(label) for label in paths) if paths else 0
+  return '\n'.join([head + '.'] + [f'  {label:<{width}}  {path}'
+                                   for label, path in paths.items()])
+

@@ -1,0 +1,35 @@
+"""The resolved config of a run, kept as `<workdir>/config.json`, so that evaluating, plotting,
+summarizing or resuming a run needs only its --workdir."""
+
+import json
+import os
+
+import ml_collections
+
+FILENAME = 'config.json'
+
+
+def save(config, workdir: str) -> str:
+  """Writes `config` (overrides applied) to `workdir/config.json`; returns the path."""
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, FILENAME)
+  with open(path + '.tmp', 'w') as f:
+    f.write(config.to_json(indent=2, sort_keys=True) + '\n')
+  os.replace(path + '.tmp', path)  # Never a half-written config, even if the run is killed.
+  return path
+
+
+def _tuples(value):
+  """JSON's lists back to the tuples configs use (blocks, channels, per-layer kernels)."""
+  if isinstance(value, dict):
+    return {k: _tuples(v) for k, v in value.items()}
+  return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def load(workdir: str) -> ml_collections.ConfigDict | None:
+  """The config saved in `workdir` (locked, like --config's), or None if there is none."""
+  path = os.path.join(workdir, FILENAME)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return ml_collections.ConfigDict(_tuples(json.load(f))).lock()
