@@ -99,14 +99,16 @@ def train_step(state: TrainState, batch, *, learning_rate_fn, label_smoothing: f
     loss = jax.lax.pmean(cross_entropy(logits, targets, label_smoothing).mean(), AXIS)
     return loss, (logits, updates['batch_stats'])
 
-  (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      optim.fast_params(state.params))
   accuracy = jax.lax.pmean(jnp.mean(jnp.argmax(logits, -1) == batch['label']), AXIS)
   step_metrics = TrainMetrics.single_from_model_output(
       loss=loss, accuracy=accuracy, learning_rate=learning_rate_fn(state.step))
   updated = state.apply_gradients(grads=grads, batch_stats=batch_stats)
   if ema_decay:
     updated = updated.replace(ema=optax.incremental_update(
-        {'params': updated.params, 'batch_stats': batch_stats}, state.ema, 1 - ema_decay))
+        {'params': optim.slow_params(updated.params), 'batch_stats': batch_stats}, state.ema,
+        1 - ema_decay))
   # A non-finite loss or update never reaches the state: the step is skipped and reported.
   finite = jnp.isfinite(loss) & jnp.all(jnp.array(
       [jnp.isfinite(x).all() for x in jax.tree.leaves((updated.params, updated.batch_stats))]))
@@ -120,9 +122,10 @@ def eval_step(state: TrainState, batch, *, tta_flip: bool = False) -> EvalMetric
 
   `tta_flip` scores the mean of the predicted probabilities of each image and its mirror.
   """
-  def log_probs(images):
+  def log_probs(images):  # Under Lookahead, of the slow weights.
     return jax.nn.log_softmax(state.apply_fn(
-        {'params': state.params, 'batch_stats': state.batch_stats}, images, train=False))
+        {'params': optim.slow_params(state.params), 'batch_stats': state.batch_stats}, images,
+        train=False))
 
   logits = log_probs(batch['image'])  # Log-probabilities serve as logits from here on.
   if tta_flip:
@@ -144,7 +147,8 @@ def create_train_state(config, model: models.ResNet, learning_rate_fn) -> TrainS
   def init():
     variables = model.init(jax.random.key(config.seed), jnp.zeros((1, *models.IMAGE_SHAPE)),
                            train=False)
-    return TrainState.create(apply_fn=model.apply, params=variables['params'],
+    return TrainState.create(apply_fn=model.apply,
+                             params=optim.initial_params(config.optimizer, variables['params']),
                              batch_stats=variables['batch_stats'],
                              tx=optim.create_optimizer(config.optimizer, learning_rate_fn),
                              ema=dict(variables) if config.ema_decay else None)
