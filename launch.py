@@ -71,8 +71,9 @@ def main(argv):
   import tensorflow as tf  # Heavy imports after flag parsing keep --help fast.
   tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
   import jax
-  from resnet_jax import (benchmark, models, parallel, plots, preemption, search, train,
+  from resnet_jax import (benchmark, caches, models, parallel, plots, preemption, search, train,
                           validation)
+  caches.use_compilation_cache()
 
   # Orbax logs every save step by step at INFO; keep its warnings, drop the chatter.
   logging.get_absl_logger().addFilter(

@@ -20,10 +20,12 @@ REAL_SUBSET = pathlib.Path(os.environ.get('RESNET_JAX_SHARED_DATA', ROOT.parent 
 
 
 def pytest_configure(config):
-  """One XLA compilation cache for the session, shared with the launch.py subprocesses."""
+  """One XLA compilation cache and one decoded-data cache for the session, shared with the
+  launch.py subprocesses."""
   del config
   os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', tempfile.mkdtemp(prefix='jax_cache_'))
   os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+  os.environ['XDG_CACHE_HOME'] = tempfile.mkdtemp(prefix='cache_')  # Never the user's cache.
 
 
 def tiny_config(**overrides):
