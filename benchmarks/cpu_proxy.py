@@ -12,7 +12,7 @@ it times nothing that matters (wall times are a 2-core CPU's, compilation includ
 A spec is NAME=CONFIG_FILE[:PRESET] followed by optional space-separated FIELD=VALUE overrides,
 e.g. --spec='fast_no_lookahead=configs/fast.py optimizer.lookahead_sync_period=0'. Every run
 also gets --design and the CPU settings below. Runs live in --workdir/NAME/seedS: the same
-command again reuses finished runs.
+command again reuses finished runs and resumes interrupted ones (wall times add up).
 """
 
 import argparse
@@ -69,6 +69,18 @@ def load_config(spec: str):
   return name, config
 
 
+def spent(workdir: str, start: float) -> float:
+  """Seconds this run has taken over every invocation (a reused or resumed run adds up)."""
+  path = os.path.join(workdir, 'proxy_seconds')
+  total = time.time() - start
+  if os.path.exists(path):
+    with open(path) as f:
+      total += float(f.read())
+  with open(path, 'w') as f:
+    f.write(str(total))
+  return total
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--spec', action='append', required=True, help='NAME=CONFIG[:PRESET] ...')
@@ -100,7 +112,7 @@ def main():
       train.train_and_evaluate(config, workdir)
       with open(os.path.join(workdir, 'report.json')) as f:
         accuracy = json.load(f)['accuracy']
-      runs.append({'seed': seed, 'accuracy': accuracy, 'wall_s': time.time() - start})
+      runs.append({'seed': seed, 'accuracy': accuracy, 'wall_s': spent(workdir, start)})
       print(f'{name} seed {seed}: {accuracy:.4f} ({runs[-1]["wall_s"]:.0f} s)', flush=True)
     accuracies = [r['accuracy'] for r in runs]
     results.append({'spec': spec, 'name': name, 'epochs': args.epochs,
