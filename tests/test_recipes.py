@@ -78,7 +78,7 @@ def test_speed_record_techniques_train_checkpoint_and_resume(tmp_path):
 CONFIGS = ['resnet24', 'resnet14_c128', 'resnet24_c50', 'resnet18_c32', 'resnet12']
 
 
-@pytest.mark.parametrize('name,preset', [(name, '') for name in CONFIGS] +
+@pytest.mark.parametrize('name,preset', [(name, '') for name in CONFIGS + ['fast']] +
                          [('resnet24', preset) for preset in resnet24.PRESETS])
 def test_source_recipes_are_valid(name, preset):
   module = importlib.import_module(f'configs.{name}')
