@@ -87,8 +87,9 @@ def main(argv):
     import tensorflow as tf  # Heavy imports after flag parsing keep --help fast.
     tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
   import jax
-  from resnet_jax import console, models, parallel, preemption, run_config, validation
+  from resnet_jax import caches, console, models, parallel, preemption, run_config, validation
   from resnet_jax.errors import ConfigError
+  caches.use_compilation_cache()
 
   console.quiet_logging()
   try:

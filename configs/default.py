@@ -34,6 +34,12 @@ def get_config() -> ml_collections.ConfigDict:
   # How ReLU is expressed: 'max' (nn.relu) or 'select' (jnp.where: same values, and XLA:CPU
   # then trains ~1.4x faster); 'auto' = select on CPU, max on GPU and TPU.
   config.model.relu = 'auto'
+  config.model.activation = 'relu'  # relu | gelu (exact, erf-based).
+  # BatchNorm scale: trained, or fixed at 1 (False: not a parameter, so not counted).
+  config.model.bn_scale = True
+  # Identity ("dirac") init: each conv's first min(C_in, C_out) filters pass their input
+  # channel through (the rest keep the default init), as airbench. False = default init only.
+  config.model.dirac_init = False
 
   config.data = ml_collections.ConfigDict()
   # '' = tfds.load('cifar10'). Or a local copy: a cifar-10-batches-py folder, or an image
@@ -75,6 +81,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer.weight_decay = 5e-4  # L2 for sgd, adam, adadelta; decoupled for adamw.
   config.optimizer.decay_all_params = False  # False: kernels only, no BatchNorm or biases.
   config.optimizer.clip_global_norm = 0.0  # 0 = no gradient clipping.
+  # Learning-rate factor of BatchNorm scales/biases and the Dense bias (their decay unscaled).
+  config.optimizer.bias_lr_factor = 1.0
+  # Lookahead: every sync_period steps the slow weights move step_size of the way to the fast
+  # ones, which restart there; evaluation and reports use the slow weights. 0 = off.
+  config.optimizer.lookahead_sync_period = 0
+  config.optimizer.lookahead_step_size = 0.5
   config.optimizer.schedule = 'cosine'  # constant | cosine | step | onecycle
   config.optimizer.warmup_epochs = 0.0  # Linear from 0; not with onecycle.
   config.optimizer.step_epochs = 30  # step: divide the learning rate by step_factor every

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from resnet_jax import cifar10
+from resnet_jax import caches, cifar10
 from resnet_jax.errors import ConfigError
 
 _PYTHON_FILES = {'train': [f'data_batch_{i}' for i in range(1, 6)], 'test': ['test_batch']}
@@ -132,15 +132,18 @@ def _load_image_folder(root, split):
   if tuple(classes) != cifar10.CLASS_NAMES:
     raise ConfigError(f'{os.path.join(root, split)} has class folders {classes}; expected the '
                       f'ten CIFAR-10 classes {list(cifar10.CLASS_NAMES)}')
-  with _scratch_temp_dir():
-    builder = tfds.folder_dataset.ImageFolder(root)
-  try:
-    images, labels = _to_numpy(builder.as_dataset(split=split, as_supervised=True,
-                                                  shuffle_files=False))
-  except Exception as e:
-    raise ConfigError(f'could not read the images under {os.path.join(root, split)} '
-                      f'({type(e).__name__}: {str(e).splitlines()[0][:200]}); every image must '
-                      'be a 32x32 RGB picture') from None
+
+  def decode():
+    with _scratch_temp_dir():
+      builder = tfds.folder_dataset.ImageFolder(root)
+    try:
+      return _to_numpy(builder.as_dataset(split=split, as_supervised=True, shuffle_files=False))
+    except Exception as e:
+      raise ConfigError(f'could not read the images under {os.path.join(root, split)} '
+                        f'({type(e).__name__}: {str(e).splitlines()[0][:200]}); every image '
+                        'must be a 32x32 RGB picture') from None
+
+  images, labels = caches.decoded(os.path.join(root, split), decode)
   return _checked(images, labels, root)
 
 

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from clu import parameter_overview
 
 from resnet_jax import cifar10
+ACTIVATIONS = ('relu', 'gelu')
 
 
 def select_relu(x):
@@ -34,6 +35,19 @@ def relu_form(model_config) -> str:
   return model_config.relu
 
 
+def dirac_init(base_init=nn.linear.default_kernel_init):
+  """A conv kernel init whose first min(C_in, C_out) filters are identities (PyTorch's
+  `dirac_`, as airbench): filter i copies input channel i through its centre tap, so a fresh
+  conv passes its input on (subsampled if strided); the other filters keep `base_init`."""
+  def init(key, shape, dtype=jnp.float32):
+    kernel = base_init(key, shape, dtype)
+    height, width, c_in, c_out = shape
+    n = min(c_in, c_out)
+    kernel = kernel.at[..., :n].set(0)
+    return kernel.at[height // 2, width // 2, jnp.arange(n), jnp.arange(n)].set(1)
+  return init
+
+
 class BasicBlock(nn.Module):
   """Two FxF convs with BatchNorm, plus an identity or KxK strided-conv shortcut."""
   channels: int
@@ -41,13 +55,14 @@ class BasicBlock(nn.Module):
   skip_kernel: int
   strides: int
   norm: Any
-  relu: Any
+  relu: Any  # The activation.
   dtype: Any = jnp.float32
+  kernel_init: Any = nn.linear.default_kernel_init
 
   @nn.compact
   def __call__(self, x):
     conv = functools.partial(nn.Conv, self.channels, use_bias=False, padding='SAME',
-                             dtype=self.dtype)
+                             dtype=self.dtype, kernel_init=self.kernel_init)
     f = (self.conv_kernel, self.conv_kernel)
     y = self.relu(self.norm()(conv(f, strides=self.strides)(x)))
     y = self.norm()(conv(f)(y))
@@ -97,22 +112,26 @@ class ResNet(nn.Module):
   num_classes: int = cifar10.NUM_CLASSES
   dropblock_size: int = 0
   dropout: float = 0.0
-  relu: Any = nn.relu  # nn.relu, or `select_relu` (same values, faster on CPU).
+  # The activation: nn.relu, `select_relu` (same values, faster on CPU), or a GELU.
+  relu: Any = nn.relu
+  bn_scale: bool = True  # False: BatchNorm's scale is fixed at 1 (no parameter).
+  kernel_init: Any = nn.linear.default_kernel_init  # Of every conv.
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = False, dropblock_rate=0.0):
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9,
-                             epsilon=1e-5, dtype=self.dtype)
+                             epsilon=1e-5, use_scale=self.bn_scale, dtype=self.dtype)
     x = x.astype(self.dtype)
     x = nn.Conv(self.channels[0], (3, 3), use_bias=False, padding='SAME', dtype=self.dtype,
-                name='stem_conv')(x)
+                kernel_init=self.kernel_init, name='stem_conv')(x)
     x = self.relu(norm(name='stem_norm')(x))
     for i, (num_blocks, width) in enumerate(zip(self.blocks, self.channels)):
       for j in range(num_blocks):
         x = BasicBlock(width, self.conv_kernels[i], self.skip_kernels[i],
                        strides=2 if i > 0 and j == 0 else 1, norm=norm, relu=self.relu,
-                       dtype=self.dtype, name=f'layer{i + 1}_block{j + 1}')(x)
+                       dtype=self.dtype, kernel_init=self.kernel_init,
+                       name=f'layer{i + 1}_block{j + 1}')(x)
         if self.dropblock_size:
           x = DropBlock(self.dropblock_size)(x, dropblock_rate, deterministic=not train)
     if self.pool:
@@ -130,6 +149,13 @@ def per_layer(value, num_layers: int) -> tuple[int, ...]:
   return tuple(value) if isinstance(value, (tuple, list)) else (value,) * num_layers
 
 
+def activation(model_config):
+  """The activation function `config.model` asks for (ReLU in the form `relu_form` picks)."""
+  if model_config.activation == 'gelu':
+    return functools.partial(nn.gelu, approximate=False)
+  return RELUS[relu_form(model_config)]
+
+
 def create_model(model_config, *, dtype=jnp.float32) -> ResNet:
   """The ResNet that `config.model` describes (validate it first: `validation.check_model`)."""
   n = len(model_config.blocks)
@@ -139,7 +165,9 @@ def create_model(model_config, *, dtype=jnp.float32) -> ResNet:
                 num_classes=model_config.num_classes,
                 dropblock_size=model_config.dropblock_size if model_config.dropblock_rate else 0,
                 dropout=model_config.dropout,
-                relu=RELUS[relu_form(model_config)],
+                relu=activation(model_config), bn_scale=model_config.bn_scale,
+                kernel_init=(dirac_init() if model_config.dirac_init
+                             else nn.linear.default_kernel_init),
                 dtype=dtype)
 
 
@@ -155,7 +183,8 @@ def count_params(params) -> int:
 
 
 def trainable_params(model: ResNet) -> int:
-  """Trainable parameters: conv kernels, BN scales and biases, Dense kernel and bias."""
+  """Trainable parameters, those the optimizer updates: conv kernels, BatchNorm biases and
+  scales (unless fixed at 1: `bn_scale`), Dense kernel and bias."""
   return count_params(abstract_variables(model)['params'])
 
 

@@ -53,25 +53,20 @@ def kernels_only(params):
   return jax.tree.map(lambda p: p.ndim > 1, params)
 
 
-def _with_l2(base):
-  """`base` after L2 weight decay, weight_decay * w added to the gradient (PyTorch's)."""
-  def build(opt_config, schedule, mask):
-    return optax.chain(optax.add_decayed_weights(opt_config.weight_decay, mask),
-                       base(opt_config, schedule))
-  return build
+def vectors_only(params):
+  """The rest: BatchNorm scales and biases and the Dense bias (`bias_lr_factor` scales these)."""
+  return jax.tree.map(lambda p: p.ndim <= 1, params)
 
 
-def _adamw(opt_config, schedule, mask):
-  return optax.adamw(schedule, weight_decay=opt_config.weight_decay, mask=mask)
-
-
-# config.optimizer.name -> (opt_config, schedule, weight-decay mask) -> optimizer.
+# config.optimizer.name -> (opt_config, schedule, weight-decay transforms) -> optimizer. L2 decay
+# comes before the update rule (it is added to the gradient); AdamW's after Adam's scaling.
 OPTIMIZERS = {
-    'sgd': _with_l2(lambda c, schedule: optax.sgd(schedule, momentum=c.momentum or None,
-                                                  nesterov=c.nesterov)),
-    'adam': _with_l2(lambda c, schedule: optax.adam(schedule)),
-    'adamw': _adamw,
-    'adadelta': _with_l2(lambda c, schedule: optax.adadelta(schedule)),
+    'sgd': lambda c, schedule, decay: optax.chain(
+        *decay, optax.sgd(schedule, momentum=c.momentum or None, nesterov=c.nesterov)),
+    'adam': lambda c, schedule, decay: optax.chain(*decay, optax.adam(schedule)),
+    'adamw': lambda c, schedule, decay: optax.chain(
+        optax.scale_by_adam(), *decay, optax.scale_by_learning_rate(schedule)),
+    'adadelta': lambda c, schedule, decay: optax.chain(*decay, optax.adadelta(schedule)),
 }
 
 
@@ -81,9 +76,43 @@ def create_optimizer(opt_config, schedule: optax.Schedule) -> optax.GradientTran
   L2 adds weight_decay * w to the gradient (the gradient of (weight_decay / 2) * |w|^2 in the
   loss, as PyTorch's `weight_decay`); AdamW decouples it from the adaptive scaling. Only kernels
   decay unless `decay_all_params`. Clipping by global norm acts on the loss gradient first.
+
+  `bias_lr_factor` multiplies the steps of BatchNorm scales/biases and the Dense bias; their
+  weight decay is divided by it, so only the learning rate changes, as airbench's
+  `bias_scaler` (its BatchNorm biases learn 64x faster, decaying as much as kernels).
+  `lookahead_sync_period` > 0 wraps it all in Lookahead: the train state's parameters are then
+  `optax.LookaheadParams` (see `fast_params` and `slow_params`).
   """
-  mask = None if opt_config.decay_all_params else kernels_only
-  tx = OPTIMIZERS[opt_config.name](opt_config, schedule, mask)
+  factor = opt_config.bias_lr_factor
+  if factor == 1:
+    mask = None if opt_config.decay_all_params else kernels_only
+    decay = [optax.add_decayed_weights(opt_config.weight_decay, mask)]
+  else:
+    decay = [optax.add_decayed_weights(opt_config.weight_decay, kernels_only)]
+    if opt_config.decay_all_params:
+      decay.append(optax.add_decayed_weights(opt_config.weight_decay / factor, vectors_only))
+  tx = OPTIMIZERS[opt_config.name](opt_config, schedule, decay)
+  if factor != 1:
+    tx = optax.chain(tx, optax.masked(optax.scale(factor), vectors_only))
   if opt_config.clip_global_norm:
     tx = optax.chain(optax.clip_by_global_norm(opt_config.clip_global_norm), tx)
+  if opt_config.lookahead_sync_period:
+    tx = optax.lookahead(tx, opt_config.lookahead_sync_period, opt_config.lookahead_step_size)
   return tx
+
+
+def initial_params(opt_config, params):
+  """The parameters a train state holds: under Lookahead, a synced fast and slow copy."""
+  if opt_config.lookahead_sync_period:
+    return optax.LookaheadParams.init_synced(params)
+  return params
+
+
+def fast_params(params):
+  """The parameters to take gradients at: Lookahead's fast ones, or the only ones."""
+  return params.fast if isinstance(params, optax.LookaheadParams) else params
+
+
+def slow_params(params):
+  """The parameters to evaluate and report: Lookahead's slow ones, or the only ones."""
+  return params.slow if isinstance(params, optax.LookaheadParams) else params

@@ -87,14 +87,16 @@ def train_step(state: TrainState, batch, *, learning_rate_fn, label_smoothing: f
     return cross_entropy(logits, targets, label_smoothing).mean(), (logits,
                                                                     updates['batch_stats'])
 
-  (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      optim.fast_params(state.params))
   step_metrics = TrainMetrics.single_from_model_output(
       loss=loss, accuracy=jnp.mean(jnp.argmax(logits, -1) == batch['label']),
       learning_rate=learning_rate_fn(state.step))
   updated = state.apply_gradients(grads=grads, batch_stats=batch_stats)
   if ema_decay:
     updated = updated.replace(ema=optax.incremental_update(
-        {'params': updated.params, 'batch_stats': batch_stats}, state.ema, 1 - ema_decay))
+        {'params': optim.slow_params(updated.params), 'batch_stats': batch_stats}, state.ema,
+        1 - ema_decay))
   finite = jnp.isfinite(loss) & jnp.all(jnp.array(
       [jnp.isfinite(x).all() for x in jax.tree.leaves((updated.params, updated.batch_stats))]))
   skipped = state.replace(step=state.step + 1)
@@ -109,9 +111,10 @@ def eval_step(state: TrainState, batch, *, tta_flip: bool = False,
   With test-time augmentation (`tta_flip`, `tta_shift`: `device_data.tta_views`) an image
   scores the mean of the predicted probabilities of its views.
   """
-  def log_probs(images):
+  def log_probs(images):  # Under Lookahead, of the slow weights.
     return jax.nn.log_softmax(state.apply_fn(
-        {'params': state.params, 'batch_stats': state.batch_stats}, images, train=False))
+        {'params': optim.slow_params(state.params), 'batch_stats': state.batch_stats}, images,
+        train=False))
 
   views = device_data.tta_views(batch['image'], flip=tta_flip, shift=tta_shift)
   # Log-probabilities of the mean probability serve as logits from here on.
@@ -141,7 +144,8 @@ def create_train_state(config, model: models.ResNet, learning_rate_fn) -> TrainS
   def init():
     variables = model.init(jax.random.key(config.seed), jnp.zeros((1, *cifar10.IMAGE_SHAPE)),
                            train=False)
-    return TrainState.create(apply_fn=model.apply, params=variables['params'],
+    return TrainState.create(apply_fn=model.apply,
+                             params=optim.initial_params(config.optimizer, variables['params']),
                              batch_stats=variables['batch_stats'],
                              tx=optim.create_optimizer(config.optimizer, learning_rate_fn),
                              ema=dict(variables) if config.ema_decay else None)

@@ -19,8 +19,8 @@ from clu import metric_writers, periodic_actions
 from jax.experimental import multihost_utils
 
 from resnet_jax import (checkpoints, cifar10, console, device_data, early_stopping,
-                        input_pipeline, models, parallel, plots, preemption, reports, run_config,
-                        steps, validation, workdir_lock)
+                        input_pipeline, models, optim, parallel, plots, preemption, reports,
+                        run_config, steps, validation, workdir_lock)
 from resnet_jax.errors import ConfigError
 
 
@@ -218,7 +218,7 @@ def _train(config, workdir, trainer: Trainer,
   if progress.enabled:
     print(console.setup_line(
         num_devices=trainer.mesh.size, platform=jax.default_backend(), model_config=config.model,
-        num_params=models.count_params(state.params), data=config.data.dir or 'tfds cifar10',
+        num_params=models.count_params(optim.slow_params(state.params)), data=config.data.dir or 'tfds cifar10',
         pipeline=trainer.pipeline, num_train=trainer.num_train, num_steps=trainer.num_steps,
         steps_per_epoch=trainer.steps_per_epoch, batch_size=config.batch_size,
         first_step=first_step), flush=True)

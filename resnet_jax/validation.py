@@ -45,6 +45,10 @@ def check_design(model_config) -> None:
                       f'map is {final_size}x{final_size}, so the pool size must be an integer '
                       f'from 1 to {final_size}, or 0 for global average pooling')
   check_choice('model.relu', model_config.relu, ('auto', *models.RELUS))
+  check_choice('model.activation', model_config.activation, models.ACTIVATIONS)
+  for name in ('bn_scale', 'dirac_init'):
+    if not isinstance(model_config[name], bool):
+      raise ConfigError(f'config.model.{name}={model_config[name]!r}: must be True or False')
   if not _is_int(model_config.num_classes) or model_config.num_classes < 2:
     raise ConfigError(f'config.model.num_classes={model_config.num_classes!r}: must be >= 2')
   _fraction('model.dropblock_rate', model_config.dropblock_rate)
@@ -128,9 +132,10 @@ def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
             'benchmark.steps', 'benchmark.pipeline_batches', 'benchmark.loop_steps',
             'benchmark.dataset_size')
   sizes = ('checkpoint_every_steps', 'steps_per_dispatch', 'tta_shift', 'augment.crop_padding',
-           'augment.cutout', 'early_stopping_patience', 'benchmark.warmup_steps')
+           'augment.cutout', 'early_stopping_patience', 'benchmark.warmup_steps',
+           'optimizer.lookahead_sync_period')
   check_numbers(config, positive=counts + ('num_epochs', 'optimizer.learning_rate',
-                                           'benchmark.loop_seconds'),
+                                           'optimizer.bias_lr_factor', 'benchmark.loop_seconds'),
                 non_negative=sizes + ('optimizer.momentum', 'optimizer.weight_decay',
                                       'optimizer.warmup_epochs', 'optimizer.clip_global_norm',
                                       'augment.mixup_alpha', 'augment.cutmix_alpha'),
@@ -165,6 +170,10 @@ def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
   if not config.optimizer.step_factor > 1:
     raise ConfigError(f'config.optimizer.step_factor={config.optimizer.step_factor!r}: the '
                       'step schedule divides the learning rate by it, so it must be > 1')
+  step_size = config.optimizer.lookahead_step_size
+  if not (_is_number(step_size) and 0 < step_size <= 1):
+    raise ConfigError(f'config.optimizer.lookahead_step_size={step_size!r}: must be a number in '
+                      '(0, 1] (the fraction of the way the slow weights move at each sync)')
   _fraction('label_smoothing', config.label_smoothing)
   _fraction('ema_decay', config.ema_decay)
   _fraction('data.val_fraction', config.data.val_fraction)

@@ -34,6 +34,7 @@ def pytest_configure(config):
     os.environ['JAX_COMPILATION_CACHE_DIR'] = cache
     config.add_cleanup(lambda: shutil.rmtree(cache, ignore_errors=True))
   os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+  os.environ['XDG_CACHE_HOME'] = tempfile.mkdtemp(prefix='cache_')  # Never the user's cache.
 
 
 def tiny_config(**overrides):

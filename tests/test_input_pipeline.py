@@ -1,6 +1,7 @@
 """Augmentation properties, deterministic batching, full evaluation, and the local readers."""
 
 import itertools
+import os
 import tempfile
 
 import ml_collections
@@ -136,6 +137,30 @@ def test_image_folder_reader(tmp_path, monkeypatch):
   some_file = tmp_path / 'data' / 'train' / 'cat' / '0.png'
   decoded = tf.io.decode_png(tf.io.read_file(str(some_file))).numpy()
   assert labels[[np.array_equal(x, decoded) for x in images].index(True)] == 3
+
+
+def test_image_folder_is_decoded_once_until_a_file_changes(tmp_path, monkeypatch):
+  monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+  write_image_folder(tmp_path / 'data')
+  decodes = []
+  monkeypatch.setattr(ip, '_to_numpy', lambda data, decode=ip._to_numpy: (
+      decodes.append(1), decode(data))[1])
+  first, first_labels = ip.load_split(data_config(tmp_path / 'data'), 'train')
+  again, again_labels = ip.load_split(data_config(tmp_path / 'data'), 'train')
+  assert len(decodes) == 1
+  np.testing.assert_array_equal(first, again)
+  np.testing.assert_array_equal(first_labels, again_labels)
+  assert len(os.listdir(tmp_path / 'cache' / 'resnet_jax' / 'decoded')) == 1
+
+  changed = tmp_path / 'data' / 'train' / 'cat' / '0.png'
+  tf.io.write_file(str(changed), tf.io.encode_png(np.full((32, 32, 3), 7, np.uint8)))
+  os.utime(changed, ns=(1, 1))  # A new modification time even on a coarse clock.
+  images, labels = ip.load_split(data_config(tmp_path / 'data'), 'train')
+  assert len(decodes) == 2
+  assert np.any(np.all(images == 7, axis=(1, 2, 3))[labels == 3])
+  assert len(os.listdir(tmp_path / 'cache' / 'resnet_jax' / 'decoded')) == 1  # The old one went.
+  ip.load_split(data_config(tmp_path / 'data'), 'test')
+  assert len(decodes) == 3
 
 
 @pytest.mark.parametrize('make,expected', [

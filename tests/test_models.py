@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from configs import default
 from resnet_jax import models, validation
 
 SOURCE_DESIGNS = {
@@ -79,3 +80,50 @@ def test_select_relu_model_matches_the_plain_one_forward_and_gradients():
   grad = jax.jit(jax.grad(loss_and_stats, argnums=(1, 2), has_aux=True), static_argnums=0)
   results = [grad(model, variables['params'], x) for model in (plain, other)]
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), *results)
+
+
+def test_dirac_init_makes_a_fresh_conv_pass_its_input_channels_through():
+  conv = models.nn.Conv(6, (3, 3), use_bias=False, kernel_init=models.dirac_init())
+  x = jax.random.normal(jax.random.key(1), (2, 8, 8, 4))
+  y = conv.apply(conv.init(jax.random.key(0), x), x)
+  np.testing.assert_allclose(y[..., :4], x, rtol=1e-6)  # Filters 4, 5 keep the random init.
+  assert np.abs(y[..., 4:]).mean() > 0.1
+  narrow = models.nn.Conv(2, (1, 1), strides=2, kernel_init=models.dirac_init())
+  y = narrow.apply(narrow.init(jax.random.key(0), x), x)
+  np.testing.assert_allclose(y, x[:, ::2, ::2, :2], rtol=1e-6)
+
+
+def model_config(**overrides):
+  config = default.get_config().model
+  config.update(dict(blocks=(1, 2), channels=(4, 8)) | overrides)
+  return config
+
+
+def test_gelu_model_differs_from_the_relu_one_only_in_its_activation():
+  x = jax.random.normal(jax.random.key(1), (4, 8, 8, 3))
+  relu, gelu = (models.create_model(model_config(activation=a)) for a in ('relu', 'gelu'))
+  variables = relu.init(jax.random.key(0), x)
+  assert jax.tree.structure(gelu.init(jax.random.key(0), x)) == jax.tree.structure(variables)
+  by_hand = relu.clone(relu=lambda y: y * jax.scipy.stats.norm.cdf(y))
+  np.testing.assert_allclose(gelu.apply(variables, x), by_hand.apply(variables, x), rtol=1e-5,
+                             atol=1e-6)
+  assert not np.allclose(gelu.apply(variables, x), relu.apply(variables, x), atol=1e-3)
+
+
+def test_dirac_init_and_gelu_keep_the_parameter_count_a_frozen_bn_scale_drops_it():
+  count = models.trainable_params(models.create_model(model_config()))
+  for option in (dict(activation='gelu'), dict(dirac_init=True)):
+    assert models.trainable_params(models.create_model(model_config(**option))) == count
+  frozen = models.create_model(model_config(bn_scale=False))
+  stem_and_blocks = 4 + 2 * 4 + 2 * (2 * 8) + 8  # BatchNorm channels, shortcut norm included.
+  assert models.trainable_params(frozen) == count - stem_and_blocks
+  params = models.abstract_variables(frozen)['params']
+  assert 'scale' not in params['stem_norm'] and 'bias' in params['stem_norm']
+
+
+def test_dirac_model_starts_with_identity_filters():
+  variables = models.create_model(model_config(dirac_init=True)).init(
+      jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
+  kernel = variables['params']['layer2_block1']['Conv_0']['kernel']  # 3x3, 4 -> 8 channels.
+  np.testing.assert_array_equal(kernel[:, :, :, :4], np.eye(4)[None, None] * np.pad(
+      np.ones((1, 1)), 1)[:, :, None, None])

@@ -5,6 +5,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from configs import default
@@ -116,3 +117,51 @@ def test_schedule_matches_its_closed_form(schedule, warmup, expected):
   lr = optim.learning_rate_schedule(config, steps_per_epoch=2, num_epochs=6)
   for t in range(13):
     assert float(lr(t)) == pytest.approx(expected(t), rel=1e-5, abs=1e-9), t
+
+
+def test_bias_lr_factor_scales_the_steps_of_vectors_but_not_their_decay():
+  params = jax.tree.map(lambda s: jnp.full(s, 2.0), SHAPES, is_leaf=lambda s: isinstance(s, tuple))
+  grads = jax.tree.map(lambda p: jnp.full(p.shape, 0.5), params)
+  zeros = jax.tree.map(jnp.zeros_like, params)
+
+  def first_steps(grads, **overrides):
+    config = opt_config(name='sgd', momentum=0.9, nesterov=True, **overrides)
+    tx = optim.create_optimizer(config, lambda step: 0.1)
+    state, steps = tx.init(params), []
+    for _ in range(3):  # Momentum carries the factor too.
+      updates, state = tx.update(grads, state, params)
+      steps.append(flat(updates))
+    return steps
+
+  plain = first_steps(grads, weight_decay=0.0)
+  scaled = first_steps(grads, weight_decay=0.0, bias_lr_factor=64.0)
+  for a, b in zip(plain, scaled):
+    for name in a:
+      factor = 1 if name.endswith('kernel') else 64
+      np.testing.assert_allclose(b[name], factor * a[name], rtol=1e-6, err_msg=name)
+  # Weight decay alone (zero gradients): every parameter decays as fast as without the factor.
+  decay = dict(weight_decay=0.1, decay_all_params=True)
+  for a, b in zip(first_steps(zeros, **decay), first_steps(zeros, bias_lr_factor=64.0, **decay)):
+    for name in a:
+      np.testing.assert_allclose(b[name], a[name], rtol=1e-5, err_msg=name)
+
+
+def test_lookahead_moves_the_slow_weights_towards_the_fast_ones_every_k_steps():
+  config = opt_config(name='sgd', momentum=0.0, weight_decay=0.0, lookahead_sync_period=3,
+                      lookahead_step_size=0.25)
+  tx = optim.create_optimizer(config, lambda step: 0.1)
+  start = {'w': jnp.array([1.0, -2.0])}
+  params = optim.initial_params(config, start)
+  state = tx.init(params)
+  grads_seq = [{'w': jnp.array([0.5 * t, 1.0])} for t in range(1, 7)]
+  slow = fast = np.array(start['w'])
+  for t, grads in enumerate(grads_seq, 1):
+    np.testing.assert_allclose(optim.fast_params(params)['w'], fast, rtol=1e-6)
+    updates, state = tx.update(grads, state, params)
+    params = jax.tree.map(lambda p, u: p + u, params, updates)
+    fast = fast - 0.1 * np.array(grads['w'])  # Plain SGD on the fast weights.
+    if t % 3 == 0:  # Zhang et al.: slow += step_size * (fast - slow); fast restarts from slow.
+      slow = fast = slow + 0.25 * (fast - slow)
+    np.testing.assert_allclose(optim.slow_params(params)['w'], slow, rtol=1e-6)
+  assert isinstance(params, optax.LookaheadParams)
+  assert optim.slow_params(start) is start and optim.fast_params(start) is start

@@ -5,12 +5,14 @@ import json
 import os
 import shlex
 
+import jax
 import numpy as np
+import optax
 import pytest
 import tensorflow_datasets as tfds
 
 from configs import resnet24
-from resnet_jax import early_stopping, plots, train, validation
+from resnet_jax import early_stopping, parallel, plots, train, validation
 from tests.conftest import tiny_config
 from tests.test_validation import command_line_config
 
@@ -47,8 +49,36 @@ def test_every_technique_end_to_end(tmp_path):
     assert train.evaluate_checkpoint(config, workdir) == report
 
 
+def test_speed_record_techniques_train_checkpoint_and_resume(tmp_path):
+  """Lookahead's fast and slow weights, GELU, dirac init, frozen BatchNorm scale, bias lr factor:
+  checkpointed and resumed into the very same run; the reports are of the slow weights."""
+  config = tiny_config(num_epochs=1, **{
+      'optimizer.schedule': 'constant', 'optimizer.nesterov': True,
+      'optimizer.lookahead_sync_period': 3, 'optimizer.bias_lr_factor': 8.0,
+      'optimizer.decay_all_params': True, 'model.activation': 'gelu', 'model.dirac_init': True,
+      'model.bn_scale': False})
+  with tfds.testing.mock_data(num_examples=32):
+    train.train_and_evaluate(config, str(tmp_path / 'split'))
+    config.num_epochs = 2
+    resumed = train.train_and_evaluate(config, str(tmp_path / 'split'))
+    straight = train.train_and_evaluate(config, str(tmp_path / 'straight'))
+    assert train.evaluate_checkpoint(config, str(tmp_path / 'split'))['step'] == 8
+  assert isinstance(resumed.params, optax.LookaheadParams)
+  assert not np.allclose(resumed.params.fast['head']['kernel'],
+                         resumed.params.slow['head']['kernel'])
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+               (resumed.params, resumed.batch_stats), (straight.params, straight.batch_stats))
+  # Evaluation sees only the slow weights: zeroing the fast ones changes nothing.
+  with tfds.testing.mock_data(num_examples=32):
+    trainer = train.Trainer(config, parallel.make_mesh(), with_train_data=False)
+    losses = [train.eval_summary(trainer.evaluate(resumed.replace(
+        params=resumed.params._replace(fast=fast))))['loss']
+        for fast in (resumed.params.fast, jax.tree.map(np.zeros_like, resumed.params.fast))]
+  assert losses[0] == losses[1]
+
+
 CONFIGS = ['default', 'tiny', 'resnet24', 'resnet14_c128', 'resnet24_c50', 'resnet18_c32',
-           'resnet12', 'search']
+           'resnet12', 'search', 'fast']
 
 
 def documented_commands(name):

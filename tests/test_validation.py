@@ -88,6 +88,21 @@ def command_line_config(*args, config='configs/tiny.py'):
     (['--config.model.relu=gelu'], "config.model.relu='gelu': expected one of auto, max, select"),
     (['--config.benchmark.steps=0'], 'config.benchmark.steps=0'),
     (['--config.benchmark.warmup_steps=-1'], 'config.benchmark.warmup_steps=-1'),
+    (['--config.model.activation=swish'],
+     "config.model.activation='swish': expected one of relu, gelu"),
+    (['--config.optimizer.bias_lr_factor=0'], 'config.optimizer.bias_lr_factor=0.0: must be a number'),
+    (['--config.optimizer.lookahead_step_size=0'], 'config.optimizer.lookahead_step_size=0.0'),
+    (['--config.num_epochs=0'], 'config.num_epochs=0.0: must be a number > 0'),
+    (['--config.steps_per_dispatch=-1'], 'config.steps_per_dispatch=-1'),
+    (['--config.data.pipeline=gpu'], "config.data.pipeline='gpu': expected one of auto, device, host"),
+    (['--config.data.pipeline=device', '--config.augment.perspective_distortion=0.5'],
+     'runs only in the host pipeline'),
+    (['--config.augment.crop_fill=wrap'], "config.augment.crop_fill='wrap': expected one of zero"),
+    (['--config.augment.crop_fill=reflect', '--config.augment.crop_padding=32'],
+     'config.augment.crop_padding=32: reflected padding'),
+    (['--config.tta_shift=32'], 'config.tta_shift=32'),
+    (['--config.augment.alternating_flip=True', '--config.data.pipeline=host'],
+     'alternating_flip=True runs in the device pipeline only'),
 ])
 def test_malformed_configs_are_refused(overrides, expected):
   assert expected in refusal(command_line_config(*overrides).config)
@@ -96,7 +111,8 @@ def test_malformed_configs_are_refused(overrides, expected):
 @pytest.mark.parametrize('override', [
     '--config.log_every_steps=1.5', '--config.optimizer.decay_all_params=yes', '--config.tta_flip=2',
     '--config.half_precision=maybe', '--config.augment.perspective_repeats=1.5',
-    '--config.benchmark.pipeline_batches=2.5', '--config.search.rows=2.5'])
+    '--config.benchmark.pipeline_batches=2.5', '--config.search.rows=2.5',
+    '--config.model.dirac_init=yes', '--config.optimizer.lookahead_sync_period=2.5'])
 def test_values_of_the_wrong_type_are_refused_by_the_command_line(override):
   with pytest.raises(flags.Error, match=re.escape(override)):
     command_line_config(override)
