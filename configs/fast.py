@@ -1,19 +1,21 @@
-"""A fast recipe after the CIFAR-10 speed records (airbench). PROVISIONAL: CPU proxy only.
+"""A fast recipe after the CIFAR-10 speed records (airbench). Not measured on a GPU yet.
 
 ResNet-24's design (B=3,5,3, C=64,128,256; 4,914,954 trainable parameters with the BatchNorm
-scale fixed) trained for 20 epochs at batch 1024: Nesterov SGD with a 2-epoch warm-up and
-cosine decay, label smoothing 0.2, BatchNorm with a fixed scale and an 8x learning rate on its
-bias, GELU, identity (dirac) conv init, cutout 8, bf16, flip test-time augmentation.
+scale fixed) for 20 epochs at batch 1024, all on device: Nesterov SGD with a 2-epoch warm-up
+and cosine decay, label smoothing 0.2, BatchNorm with a fixed scale and an 8x learning rate on
+its bias, GELU, identity (dirac) conv init, bf16; translation by up to 2 pixels with reflected
+borders, the alternating flip, cutout 8; test-time augmentation over the mirror and 1-pixel
+translations (6 views).
   python launch.py --config configs/fast.py --workdir runs/fast
+  python launch.py --config configs/fast.py --workdir runs/fast --config.data.dir=path/to/cifar10_jpeg
 
-Not yet measured on a GPU; the design, the epochs and the device-side techniques (alternating
-flip, translation, multi-view TTA, fractional epochs) are still to come. On the CPU proxy
-(design B=1,1,1 C=16,32,64, 8 epochs, real CIFAR-10 subset 5,169/1,017, 3 seeds; 2-core CPU),
-at the default recipe's batch 128 and learning rate 0.1, this recipe ties the default one
-(50.05% ± 0.60% against 49.56% ± 1.62%); at batch 256 (half the steps) it reaches 44.71%, and
-44.71% falls to 39.07% with Lookahead (sync every 5 steps, step size 0.5), so Lookahead is off:
-  python benchmarks/cpu_proxy.py --epochs=8 --seeds=0,1,2 --spec=default=configs/default.py \
-      '--spec=fast_b128_no_lookahead=configs/fast.py batch_size=128 optimizer.learning_rate=0.1'
+The issue's targets (one H100, JPEG copy: 92.6% within 60 s, 93.5% within 3 minutes, launch to
+report) are not measured yet: no GPU was lent while this recipe was written, so the design and
+the number of epochs are not tuned for wall time. Measured so far only on the CPU proxy
+(`benchmarks/cpu_proxy.py`: design B=1,1,1 C=16,32,64, 8 epochs, the real CIFAR-10 subset
+5,169/1,017, 3 seeds, a 2-core CPU), where this recipe's techniques, at the default recipe's
+batch 128 and learning rate 0.1, tie the default recipe; Lookahead (optax's, with a constant
+step size) cost about 6 points there, so it is off. The README's "CPU proxy" gives the table.
 """
 
 from configs import default
@@ -29,10 +31,14 @@ def get_config():
   config.optimizer.warmup_epochs = 2.0
   config.optimizer.bias_lr_factor = 8.0
   config.label_smoothing = 0.2
+  config.augment.crop_padding = 2
+  config.augment.crop_fill = 'reflect'
+  config.augment.alternating_flip = True
   config.augment.cutout = 8
   config.tta_flip = True
+  config.tta_shift = 1
   config.half_precision = True
   config.batch_size = 1024
   config.eval_batch_size = 1024
-  config.num_epochs = 20
+  config.num_epochs = 20.0
   return config

@@ -27,9 +27,8 @@ _LAYOUTS = ('an official cifar-10-batches-py folder (data_batch_1..5, test_batch
             'folder with train/<class>/* and test/<class>/*')
 
 
-def load_split(data_config, split: str, *, fraction: float = 1.0, process_index: int = 0,
-               process_count: int = 1):
-  """This process's share of the first `fraction` of `split` ('train' or 'test').
+def load_split(data_config, split: str, *, fraction: float = 1.0):
+  """The first `fraction` of `split` ('train' or 'test'), whole: every process holds it all.
 
   Returns (uint8 NHWC images, int32 labels). Every source's splits come (deterministically)
   shuffled, so a leading fraction is a fixed random subset.
@@ -37,15 +36,12 @@ def load_split(data_config, split: str, *, fraction: float = 1.0, process_index:
   if data_config.dir:
     images, labels = _load_local(os.path.expanduser(data_config.dir), split)
     keep = round(len(images) * fraction)
-    images = images[:keep][process_index::process_count]
-    labels = labels[:keep][process_index::process_count]
+    images, labels = images[:keep], labels[:keep]
   else:
-    tfds_split = split if fraction == 1 else f'{split}[:{100 * fraction:g}%]'
-    images, labels = _load_tfds(tfds_split, process_index, process_count)
+    images, labels = _load_tfds(split if fraction == 1 else f'{split}[:{100 * fraction:g}%]')
   if len(images) == 0:
     part = f'{split} split' if fraction == 1 else f'first {fraction:g} of the {split} split'
-    raise ConfigError(f'the {part} of {data_config.dir or "tfds cifar10"} has no images for '
-                      f'process {process_index} of {process_count}')
+    raise ConfigError(f'the {part} of {data_config.dir or "tfds cifar10"} has no images')
   return images, labels.astype(np.int32)
 
 
@@ -58,16 +54,14 @@ def _scratch_temp_dir():
     yield
 
 
-def _load_tfds(split, process_index, process_count):
+def _load_tfds(split):
   with _scratch_temp_dir():
     builder = tfds.builder('cifar10')
-  process_split = tfds.split_for_jax_process(split, process_index=process_index,
-                                             process_count=process_count)
   try:
-    data = builder.as_dataset(split=process_split, as_supervised=True)
+    data = builder.as_dataset(split=split, as_supervised=True)
   except AssertionError:  # tfds' "could not find data": not downloaded and prepared yet.
     _download(builder)
-    data = builder.as_dataset(split=process_split, as_supervised=True)
+    data = builder.as_dataset(split=split, as_supervised=True)
   return _to_numpy(data)
 
 

@@ -131,13 +131,6 @@ def ema_weights(state: TrainState) -> TrainState:
   return state.replace(params=state.ema['params'], batch_stats=state.ema['batch_stats'])
 
 
-def create_model(config) -> models.ResNet:
-  """The ResNet a run trains: in bf16 under `config.half_precision` (parameters, BatchNorm
-  statistics and the logits, so the loss, stay fp32)."""
-  return models.create_model(config.model,
-                             dtype=jnp.bfloat16 if config.half_precision else jnp.float32)
-
-
 def create_train_state(config, model: models.ResNet, learning_rate_fn) -> TrainState:
   """Freshly initialized parameters, BatchNorm statistics and optimizer state."""
   @jax.jit
@@ -189,7 +182,10 @@ class Steps:
 
 def build(config, mesh, *, steps_per_epoch: int, num_steps: int) -> Steps:
   """The model, the schedule, and the jitted steps that `config` asks for on `mesh`."""
-  model = create_model(config)
+  # Under half precision it computes in bf16; parameters, BatchNorm statistics and the logits
+  # (so the loss) stay fp32.
+  model = models.create_model(config.model,
+                              dtype=jnp.bfloat16 if config.half_precision else jnp.float32)
   learning_rate_fn = optim.learning_rate_schedule(config.optimizer, steps_per_epoch,
                                                   config.num_epochs)
   step = functools.partial(

@@ -12,7 +12,7 @@ def test_small_resnet_learns_real_images(tmp_path, real_subset, pipeline):
   config = tiny_config(**{
       'data.dir': str(real_subset), 'data.pipeline': pipeline, 'model.blocks': (1, 1, 1),
       'model.channels': (16, 32, 64), 'batch_size': 64, 'eval_batch_size': 256,
-      'num_epochs': 3, 'eval_every_epochs': 3, 'log_every_steps': 50, 'steps_per_dispatch': 20,
+      'num_epochs': 3, 'eval_every_epochs': 3, 'log_every_steps': 50,
       'optimizer.learning_rate': 0.05, 'augment.crop_padding': 0, 'augment.flip': False})
   state = train.train_and_evaluate(config, str(tmp_path))
   results = train.evaluate_checkpoint(config, str(tmp_path))

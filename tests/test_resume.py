@@ -100,7 +100,7 @@ def test_sigterm_checkpoints_exits_and_resumes_identically(reference, tmp_path):
   assert f'Resumed from the checkpoint at step {stopped_at} ' in resumed.stderr
   assert_bitwise_equal(final_state(tmp_path), expected)
   console = resumed.stdout.splitlines()  # The set-up line, one line per epoch, the closing block.
-  assert console[0].startswith('1 cpu device | B=1,1 C=16,32 F=3 K=1 P=global | ')
+  assert console[0].startswith('1 cpu device | B=1,1 C=4,8 F=3 K=1 P=global | ')
   assert f'steps {stopped_at + 1}-30 (3 epochs of 10, batch 64)' in console[0]
   assert console[-6].startswith('epoch 3/3  train_loss ') and 'test_accuracy' in console[-6]
   assert console[-5].startswith('Done in ') and ': test accuracy ' in console[-5]
