@@ -116,9 +116,10 @@ def run(config, workdir: str | None = None) -> dict:
   }
   results |= step_timings(config, trainer)
   results['train_images_per_sec'] = loop_images_per_sec(config, trainer)
+  num_pipeline_images = ((config.benchmark.warmup_steps + config.benchmark.pipeline_batches)
+                         * config.batch_size)
   results['input_pipeline_images_per_sec'] = jax.process_count() * input_pipeline_images_per_sec(
-      config, images[:(config.benchmark.warmup_steps + config.benchmark.pipeline_batches)
-                     * config.batch_size], labels)
+      config, images[:num_pipeline_images], labels[:num_pipeline_images])
   for name in ('train_step', 'train'):
     results[f'{name}_tflops'] = (results[f'{name}_images_per_sec'] * results['flops_per_image']
                                  / 1e12)

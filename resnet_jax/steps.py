@@ -20,9 +20,6 @@ from flax.training import train_state
 
 from resnet_jax import cifar10, device_data, mixing, models, optim, parallel
 
-PIPELINES = ('device', 'host')
-
-
 class TrainState(train_state.TrainState):
   batch_stats: Any
   ema: Any = None  # {'params', 'batch_stats'} averaged over steps, when config.ema_decay > 0.
@@ -169,7 +166,6 @@ def steps_per_dispatch(config) -> int:
 class Steps:
   """What a run (or a benchmark) executes; see `build`."""
   model: models.ResNet
-  learning_rate_fn: optax.Schedule
   steps_per_dispatch: int
   init_state: Callable[[], TrainState]  # Fresh state, replicated on the mesh.
   # (state, dataset, chunk, num_steps) -> (state, TrainMetrics, finite flag per chunk row):
@@ -229,8 +225,7 @@ def build(config, mesh, *, steps_per_epoch: int, num_steps: int) -> Steps:
     return parallel.replicate(create_train_state(config, model, learning_rate_fn), mesh)
 
   return Steps(
-      model=model, learning_rate_fn=learning_rate_fn,
-      steps_per_dispatch=steps_per_dispatch(config), init_state=init_state,
+      model=model, steps_per_dispatch=steps_per_dispatch(config), init_state=init_state,
       train_chunk=jax.jit(chunk_fn, donate_argnums=0,
                           out_shardings=(replicated, replicated, replicated)),
       train_step=jax.jit(step, donate_argnums=0,

@@ -71,6 +71,16 @@ def real_subset():
   return REAL_SUBSET
 
 
+def window_offset(crop, padded):
+  """The one (top, left) at which `crop` is a window of `padded` (fails if none or several)."""
+  height, width = crop.shape[:2]
+  matches = [(dy, dx) for dy in range(padded.shape[0] - height + 1)
+             for dx in range(padded.shape[1] - width + 1)
+             if np.array_equal(crop, padded[dy:dy + height, dx:dx + width])]
+  assert len(matches) == 1, matches
+  return matches[0]
+
+
 def random_variables(model, seed=0):
   """He-initialized variables for `model`, drawn with numpy: nothing for XLA to compile."""
   rng = np.random.default_rng(seed)
