@@ -40,6 +40,9 @@ def get_config() -> ml_collections.ConfigDict:
   # Identity ("dirac") init: each conv's first min(C_in, C_out) filters pass their input
   # channel through (the rest keep the default init), as airbench. False = default init only.
   config.model.dirac_init = False
+  # A fixed 2x2 patch-whitening conv before the stem (as airbench), computed from the first
+  # 5,000 training images; its kernel is not trained and not counted, its 24 biases are.
+  config.model.whitening = False
 
   config.data = ml_collections.ConfigDict()
   # '' = tfds.load('cifar10'). Or a local copy: a cifar-10-batches-py folder, or an image

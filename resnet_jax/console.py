@@ -207,16 +207,21 @@ def read_results(workdir: str) -> dict[str, dict]:
 
 
 def closing_block(results: dict[str, dict], *, wall_secs: float, paths: dict[str, str],
-                  tta: bool = False) -> str:
-  """The end of a run: final test accuracy and loss (EMA too, if kept), wall time, paths.
+                  startup_secs: float | None = None, tta_views: int = 1) -> str:
+  """The end of a run: wall time and start-up (both since launch), final test accuracy and loss
+  (EMA too, if kept), paths.
 
   `results`: {'test': {'accuracy', 'loss', ...}, optionally 'test_ema': ...}, as in the reports;
-  `paths`: label -> path (`run_paths`); `tta`: the accuracies are of flip test-time augmentation.
+  `paths`: label -> path (`run_paths`); `tta_views`: the accuracies average the predictions over
+  this many test-time views of each image.
   """
   head = f'Done in {duration(wall_secs)}'
+  if startup_secs is not None:
+    head += f' ({duration(startup_secs)} to the first steps)'
   if 'test' in results:
     test = results['test']
-    head += (f': test accuracy {test["accuracy"]:.2%}{" (flip TTA)" if tta else ""}, '
+    tta = f' ({tta_views}-view TTA)' if tta_views > 1 else ''
+    head += (f': test accuracy {test["accuracy"]:.2%}{tta}, '
              f'loss {significant(test["loss"])}')
     if 'test_ema' in results:
       head += f'; EMA weights {results["test_ema"]["accuracy"]:.2%}'

@@ -114,6 +114,11 @@ def tta_views(images, *, flip: bool, shift: int):
   return views
 
 
+def num_tta_views(*, flip: bool, shift: int) -> int:
+  """How many views `tta_views` makes of each image."""
+  return (2 if flip else 1) * (3 if shift else 1)
+
+
 def train_indices(order: np.ndarray, first: int, count: int, batch_size: int,
                   rows: int) -> np.ndarray:
   """Batches `first` .. `first + count - 1` of an epoch with data order `order`, as `rows`

@@ -6,6 +6,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from clu import parameter_overview
 
 from resnet_jax import cifar10
@@ -46,6 +47,47 @@ def dirac_init(base_init=nn.linear.default_kernel_init):
     kernel = kernel.at[..., :n].set(0)
     return kernel.at[height // 2, width // 2, jnp.arange(n), jnp.arange(n)].set(1)
   return init
+
+
+def patch_whitening_kernel(images: np.ndarray, eps: float = 5e-4) -> np.ndarray:
+  """A 2x2 conv kernel (2, 2, 3, 24) that whitens the patches of normalized `images` (NHWC).
+
+  As airbench: the eigenvectors of the 2x2x3 patches' (uncentred) covariance, each divided by
+  the square root of its eigenvalue (+ `eps`), largest first, then the same 12 negated, so a
+  ReLU or GELU after it loses nothing. The first layer then starts from decorrelated inputs.
+  """
+  channels = images.shape[-1]
+  size = 2 * 2 * channels
+  covariance, count = np.zeros((size, size)), 0
+  for start in range(0, len(images), 500):  # In pieces: all patches at once take ~0.5 GB.
+    chunk = np.asarray(images[start:start + 500], np.float64)
+    patches = np.lib.stride_tricks.sliding_window_view(chunk, (2, 2), axis=(1, 2))
+    patches = patches.transpose(0, 1, 2, 4, 5, 3).reshape(-1, size)  # (h, w, c) of each patch.
+    covariance, count = covariance + patches.T @ patches, count + len(patches)
+  eigenvalues, eigenvectors = np.linalg.eigh(covariance / count)
+  scaled = (eigenvectors / np.sqrt(eigenvalues + eps))[:, ::-1].reshape(2, 2, channels, size)
+  return np.concatenate([scaled, -scaled], axis=-1).astype(np.float32)
+
+
+class PatchWhitening(nn.Module):
+  """A fixed 2x2 conv from `patch_whitening_kernel`, plus a trained bias. One row and column of
+  zeros (the mean colour) below and right keep the image's size.
+
+  The kernel lives in the 'batch_stats' collection: like BatchNorm's running statistics it is a
+  statistic of the training data, not trained, and not counted in the budget, and it travels
+  with the state into checkpoints. It starts at zero; `steps.create_train_state` sets it.
+  """
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    patch = 2 * 2 * x.shape[-1]
+    kernel = self.variable('batch_stats', 'kernel', jnp.zeros, (2, 2, x.shape[-1], 2 * patch))
+    bias = self.param('bias', nn.initializers.zeros, (kernel.value.shape[-1],))
+    y = jax.lax.conv_general_dilated(x.astype(self.dtype), kernel.value.astype(self.dtype),
+                                     (1, 1), ((0, 1), (0, 1)),
+                                     dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    return y + bias.astype(self.dtype)
 
 
 class BasicBlock(nn.Module):
@@ -100,6 +142,8 @@ class DropBlock(nn.Module):
 class ResNet(nn.Module):
   """Stem, N residual layers of B_i blocks of width C_i, average pool P, Dense.
 
+  `whitening` puts a fixed patch-whitening layer and the activation before the stem conv.
+
   `pool` 0 means global average pooling; otherwise a PxP window with stride P. In training,
   `dropblock_size` > 0 puts DropBlock (at the rate the caller passes) after every residual block,
   and `dropout` drops pooled features before the classifier; neither has parameters.
@@ -115,6 +159,7 @@ class ResNet(nn.Module):
   # The activation: nn.relu, `select_relu` (same values, faster on CPU), or a GELU.
   relu: Any = nn.relu
   bn_scale: bool = True  # False: BatchNorm's scale is fixed at 1 (no parameter).
+  whitening: bool = False  # A `PatchWhitening` layer first.
   kernel_init: Any = nn.linear.default_kernel_init  # Of every conv.
   dtype: Any = jnp.float32
 
@@ -123,6 +168,8 @@ class ResNet(nn.Module):
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9,
                              epsilon=1e-5, use_scale=self.bn_scale, dtype=self.dtype)
     x = x.astype(self.dtype)
+    if self.whitening:
+      x = self.relu(PatchWhitening(dtype=self.dtype, name='stem_whitening')(x))
     x = nn.Conv(self.channels[0], (3, 3), use_bias=False, padding='SAME', dtype=self.dtype,
                 kernel_init=self.kernel_init, name='stem_conv')(x)
     x = self.relu(norm(name='stem_norm')(x))
@@ -166,6 +213,7 @@ def create_model(model_config, *, dtype=jnp.float32) -> ResNet:
                 dropblock_size=model_config.dropblock_size if model_config.dropblock_rate else 0,
                 dropout=model_config.dropout,
                 relu=activation(model_config), bn_scale=model_config.bn_scale,
+                whitening=model_config.whitening,
                 kernel_init=(dirac_init() if model_config.dirac_init
                              else nn.linear.default_kernel_init),
                 dtype=dtype)

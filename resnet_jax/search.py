@@ -68,7 +68,7 @@ class Design(NamedTuple):
 
 
 @functools.cache
-def _twin_counts(channels, conv_kernel, skip_kernel, pool, num_classes):
+def _twin_counts(channels, conv_kernel, skip_kernel, pool, num_classes, bn_scale, whitening):
   """Parameters of the design with two blocks per layer, and of each layer's second block.
 
   Every block after a layer's first has the same parameters, so a design's count is affine in
@@ -77,15 +77,17 @@ def _twin_counts(channels, conv_kernel, skip_kernel, pool, num_classes):
   n = len(channels)
   params = models.abstract_variables(models.ResNet(
       blocks=(2,) * n, channels=channels, conv_kernels=conv_kernel, skip_kernels=skip_kernel,
-      pool=pool, num_classes=num_classes))['params']
+      pool=pool, num_classes=num_classes, bn_scale=bn_scale, whitening=whitening))['params']
   return models.count_params(params), tuple(
       models.count_params(params[f'layer{i + 1}_block2']) for i in range(n))
 
 
-def count_params(design: Design, num_classes: int) -> int:
-  """The design's trainable parameters (equal to `models.trainable_params` of its model)."""
+def count_params(design: Design, model_config) -> int:
+  """The design's trainable parameters with `config.model`'s other options (equal to
+  `models.trainable_params` of its model)."""
   twin, repeated = _twin_counts(design.channels, design.conv_kernel, design.skip_kernel,
-                                design.pool, num_classes)
+                                design.pool, model_config.num_classes, model_config.bn_scale,
+                                model_config.whitening)
   return twin + sum((b - 2) * r for b, r in zip(design.blocks, repeated))
 
 
@@ -127,7 +129,7 @@ def grid(search_config, model_config) -> list[tuple[int, Design]]:
       channels = tuple(c1 * 2 ** i for i in range(n))
       for blocks in itertools.product(s.blocks, repeat=n):
         design = Design(blocks, channels, f, k, p)
-        count = count_params(design, model_config.num_classes)
+        count = count_params(design, model_config)
         if not budget or count <= budget:
           rows.append((count, design))
   if not rows:
@@ -148,21 +150,21 @@ def compound(search_config, model_config) -> list[tuple[int, Design, float]]:
   """(parameters, design, phi) down the scaling path of config.model, from the largest phi
   (a multiple of phi_step) whose design fits config.model.max_params: `rows` distinct designs.
   """
-  s, budget, classes = search_config, model_config.max_params, model_config.num_classes
+  s, budget = search_config, model_config.max_params
   base = Design.of(model_config)
   counts = {}
 
   def size(k: int) -> int:  # Parameters at phi = k * phi_step; they never fall as k grows.
     if k not in counts:
-      counts[k] = count_params(scaled(base, s, k * s.phi_step), classes)
+      counts[k] = count_params(scaled(base, s, k * s.phi_step), model_config)
     return counts[k]
 
   ones = (1,) * len(base.blocks)  # Where the path ends as phi falls.
   floor = base._replace(blocks=ones if s.depth_coefficient > 1 else base.blocks,
                         channels=ones if s.width_coefficient > 1 else base.channels)
-  if count_params(floor, classes) > budget:
+  if count_params(floor, model_config) > budget:
     raise ConfigError(f'even the smallest design on the scaling path of config.model has '
-                      f'{count_params(floor, classes):,} parameters, over the budget of '
+                      f'{count_params(floor, model_config):,} parameters, over the budget of '
                       f'{budget:,} (config.model.max_params)')
   # Bracket the last step that fits between lo (fits) and hi (does not), then bisect.
   if size(0) <= budget:

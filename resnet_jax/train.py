@@ -14,6 +14,7 @@ from typing import Any
 
 import jax
 import numpy as np
+import psutil
 from absl import logging
 from clu import metric_writers, periodic_actions
 from jax.experimental import multihost_utils
@@ -53,9 +54,12 @@ class Trainer:
             [parallel.put_global({'index': i, 'mask': m}, parallel.batch_sharding(mesh))
              for i, m in zip(indices, mask)])
     self.steps_per_epoch = 1
+    self._whitening_images = None  # What a whitening stem is computed from.
     if 'train' in data:
       images, labels = data['train']
       self.num_train = len(images)
+      if config.model.whitening:
+        self._whitening_images = images[:steps.WHITENING_IMAGES]
       if self.pipeline == 'device':
         self.train_data = parallel.put_global({'image': images, 'label': labels}, replicated)
         self.steps_per_epoch = len(images) // config.batch_size
@@ -86,7 +90,7 @@ class Trainer:
     return data
 
   def initial_state(self) -> steps.TrainState:
-    return self.steps.init_state()
+    return self.steps.init_state(self._whitening_images)
 
   def chunk_end(self, start: int) -> int:
     """Where the chunk of steps from `start` ends: after `steps_per_dispatch` steps, or at the
@@ -186,7 +190,6 @@ def train_and_evaluate(config, workdir: str) -> steps.TrainState:
 
 def _train(config, workdir, trainer: Trainer,
            stop: preemption.StopRequest) -> steps.TrainState:
-  started = time.time()
   writer = metric_writers.create_default_writer(workdir, just_logging=jax.process_index() > 0)
   writer.write_hparams(config.to_dict() | {'model': str(config.model.to_dict())})
   manager = checkpoints.create_manager(workdir, config.keep_checkpoints)
@@ -243,10 +246,16 @@ def _train(config, workdir, trainer: Trainer,
     unchecked.clear()
 
   train_metrics, last_log_step, last_log_time = None, first_step, time.time()
-  start = first_step
+  start, startup_secs = first_step, None
   while start < trainer.num_steps:
     step = trainer.chunk_end(start)
     state, chunk_metrics, finite = trainer.train_chunk(state, start, step)
+    if startup_secs is None:  # What a user waits before training runs: imports, data, compiling.
+      jax.block_until_ready(finite)
+      startup_secs = time.time() - _launched()
+      logging.info('The first %d steps were done %.1f s after launch.', step - start,
+                   startup_secs)
+      writer.write_scalars(step, {'startup_seconds': startup_secs})
     check_finite()  # The previous chunk's flags: ready by now, while this chunk runs.
     unchecked.append((start, step - start, finite))
     start = step
@@ -299,9 +308,18 @@ def _train(config, workdir, trainer: Trainer,
   trainer.write_reports(state if best is None else best, workdir)
   if jax.process_index() == 0:
     plots.write_curves(workdir)
-    print(console.closing_block(console.read_results(workdir), wall_secs=time.time() - started,
-                                paths=console.run_paths(workdir), tta=config.tta_flip))
+    print(console.closing_block(
+        console.read_results(workdir), wall_secs=time.time() - _launched(),
+        startup_secs=startup_secs, paths=console.run_paths(workdir),
+        tta_views=device_data.num_tta_views(flip=config.tta_flip, shift=config.tta_shift)))
   return state
+
+
+def _launched() -> float:
+  """When this process started (Unix time): run times count from the launch, imports included.
+  In a process that trains several runs (a search), each later run's times include the earlier
+  ones."""
+  return psutil.Process().create_time()
 
 
 def _stop_requested(stop: preemption.StopRequest) -> bool:

@@ -46,7 +46,7 @@ def check_design(model_config) -> None:
                       f'from 1 to {final_size}, or 0 for global average pooling')
   check_choice('model.relu', model_config.relu, ('auto', *models.RELUS))
   check_choice('model.activation', model_config.activation, models.ACTIVATIONS)
-  for name in ('bn_scale', 'dirac_init'):
+  for name in ('bn_scale', 'dirac_init', 'whitening'):
     if not isinstance(model_config[name], bool):
       raise ConfigError(f'config.model.{name}={model_config[name]!r}: must be True or False')
   if not _is_int(model_config.num_classes) or model_config.num_classes < 2:

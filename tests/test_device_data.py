@@ -142,4 +142,7 @@ def test_tta_views_are_the_image_its_mirror_and_their_translations():
   padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode='reflect')
   np.testing.assert_array_equal(views[2], padded[:, :32, :32])  # Content moves down-right.
   np.testing.assert_array_equal(views[3], padded[:, 2:, 2:])  # Content moves up-left.
-  assert len(device_data.tta_views(images, flip=False, shift=0)) == 1
+  for flip, shift in ((False, 0), (True, 0), (False, 2), (True, 2)):
+    assert (len(device_data.tta_views(images, flip=flip, shift=shift))
+            == device_data.num_tta_views(flip=flip, shift=shift))
+  assert device_data.num_tta_views(flip=False, shift=0) == 1

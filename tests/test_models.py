@@ -127,3 +127,47 @@ def test_dirac_model_starts_with_identity_filters():
   kernel = variables['params']['layer2_block1']['Conv_0']['kernel']  # 3x3, 4 -> 8 channels.
   np.testing.assert_array_equal(kernel[:, :, :, :4], np.eye(4)[None, None] * np.pad(
       np.ones((1, 1)), 1)[:, :, None, None])
+
+
+def test_whitening_kernel_decorrelates_the_patches_of_its_images():
+  rng = np.random.default_rng(0)
+  mixing = rng.normal(size=(3, 3))  # Correlated channels, smooth in space: far from white.
+  images = rng.normal(size=(64, 9, 9, 3)) @ mixing
+  images = images + np.roll(images, 1, axis=1) + np.roll(images, 1, axis=2)
+  kernel = models.patch_whitening_kernel(images, eps=1e-6)
+  assert kernel.shape == (2, 2, 3, 24)
+  np.testing.assert_array_equal(kernel[..., 12:], -kernel[..., :12])
+  layer = models.PatchWhitening()
+  variables = layer.init(jax.random.key(0), jnp.zeros((1, 9, 9, 3)))
+  variables['batch_stats']['kernel'] = kernel
+  outputs = np.asarray(layer.apply(variables, jnp.asarray(images, jnp.float32)))
+  assert outputs.shape == (64, 9, 9, 24)
+  outputs = outputs[:, :8, :8]  # Whole patches: the last row and column meet the padding.
+  whitened = outputs[..., :12].reshape(-1, 12)
+  np.testing.assert_allclose(whitened.T @ whitened / len(whitened), np.eye(12), atol=1e-3)
+  # With a large eps each direction keeps variance eigenvalue / (eigenvalue + eps): the
+  # largest-variance directions come first.
+  variables['batch_stats']['kernel'] = models.patch_whitening_kernel(images, eps=1.0)
+  outputs = np.asarray(layer.apply(variables, jnp.asarray(images, jnp.float32)))[:, :8, :8]
+  variances = np.mean(outputs[..., :12].reshape(-1, 12) ** 2, axis=0)  # Uncentred, as the kernel.
+  patches = np.lib.stride_tricks.sliding_window_view(images, (2, 2), axis=(1, 2))
+  patches = patches.reshape(-1, 12)
+  eigenvalues = np.linalg.eigvalsh(patches.T @ patches / len(patches))[::-1]
+  np.testing.assert_allclose(variances, eigenvalues / (eigenvalues + 1), rtol=0.05)
+  assert np.all(np.diff(variances) < 0)
+
+
+def test_whitening_stem_is_fixed_and_prices_only_its_biases_and_wider_stem_conv():
+  plain, whitened = (models.create_model(model_config(whitening=w)) for w in (False, True))
+  variables = models.abstract_variables(whitened)
+  assert variables['batch_stats']['stem_whitening']['kernel'].shape == (2, 2, 3, 24)
+  assert variables['params']['stem_whitening']['bias'].shape == (24,)
+  assert variables['params']['stem_conv']['kernel'].shape == (3, 3, 24, 4)
+  assert (models.trainable_params(whitened)
+          == models.trainable_params(plain) + 24 + 3 * 3 * (24 - 3) * 4)
+  x = jnp.ones((2, 32, 32, 3))
+  logits, updates = whitened.apply(whitened.init(jax.random.key(0), x), x, train=True,
+                                   mutable=['batch_stats'])
+  assert logits.shape == (2, 10)
+  np.testing.assert_array_equal(updates['batch_stats']['stem_whitening']['kernel'], 0)
+

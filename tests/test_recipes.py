@@ -12,7 +12,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 from configs import resnet24
-from resnet_jax import early_stopping, parallel, plots, train, validation
+from resnet_jax import (device_data, early_stopping, input_pipeline, models, parallel, plots,
+                        train, validation)
 from tests.conftest import tiny_config
 from tests.test_validation import command_line_config
 
@@ -39,6 +40,8 @@ def test_every_technique_end_to_end(tmp_path):
   assert report['num_images'] == 32 and np.sum(report['confusion_matrix']) == 32
   scalars = plots.read_scalars(workdir)
   assert scalars['epoch'] == {3: 1, 6: 2}
+  (startup_step, startup_secs), = scalars['startup_seconds'].items()  # Since this process began.
+  assert startup_step == 1 and startup_secs > 0  # CPU: one step per dispatch.
   for tag in ('val_loss', 'test_loss', 'test_ema_loss', 'val_accuracy', 'train_learning_rate'):
     assert set(scalars[tag]) >= {6}, tag
   best_epoch = early_stopping.EarlyStopping(workdir, 5).best_epoch
@@ -50,24 +53,33 @@ def test_every_technique_end_to_end(tmp_path):
 
 
 def test_speed_record_techniques_train_checkpoint_and_resume(tmp_path):
-  """Lookahead's fast and slow weights, GELU, dirac init, frozen BatchNorm scale, bias lr factor:
-  checkpointed and resumed into the very same run; the reports are of the slow weights."""
+  """Lookahead's fast and slow weights, GELU, dirac init, frozen BatchNorm scale, bias lr factor,
+  whitening stem: checkpointed and resumed into the very same run; the reports are of the slow
+  weights; the whitening kernel is the training images' and is never trained."""
   config = tiny_config(num_epochs=1, **{
       'optimizer.schedule': 'constant', 'optimizer.nesterov': True,
       'optimizer.lookahead_sync_period': 3, 'optimizer.bias_lr_factor': 8.0,
       'optimizer.decay_all_params': True, 'model.activation': 'gelu', 'model.dirac_init': True,
-      'model.bn_scale': False})
+      'model.bn_scale': False, 'model.whitening': True})
   with tfds.testing.mock_data(num_examples=32):
+    train_images, _ = input_pipeline.load_split(config.data, 'train')
     train.train_and_evaluate(config, str(tmp_path / 'split'))
     config.num_epochs = 2
     resumed = train.train_and_evaluate(config, str(tmp_path / 'split'))
     straight = train.train_and_evaluate(config, str(tmp_path / 'straight'))
-    assert train.evaluate_checkpoint(config, str(tmp_path / 'split'))['step'] == 8
+    # Made without training images, so with a zero whitening kernel until the restore.
+    evaluated = train.evaluate_checkpoint(config, str(tmp_path / 'split'))
+  assert evaluated == json.loads((tmp_path / 'split' / 'report.json').read_text())
+  assert evaluated['step'] == 8
   assert isinstance(resumed.params, optax.LookaheadParams)
   assert not np.allclose(resumed.params.fast['head']['kernel'],
                          resumed.params.slow['head']['kernel'])
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
                (resumed.params, resumed.batch_stats), (straight.params, straight.batch_stats))
+  np.testing.assert_allclose(
+      resumed.batch_stats['stem_whitening']['kernel'],
+      models.patch_whitening_kernel(device_data.normalize(train_images)), rtol=1e-6)
+  assert np.abs(resumed.params.slow['stem_whitening']['bias']).max() > 0
   # Evaluation sees only the slow weights: zeroing the fast ones changes nothing.
   with tfds.testing.mock_data(num_examples=32):
     trainer = train.Trainer(config, parallel.make_mesh(), with_train_data=False)

@@ -38,6 +38,11 @@ def test_grid_counts_are_the_models_own_and_the_budget_holds():
   for count, design in everything:
     assert count == model_count(design, config), design
 
+  for options in ({'model.bn_scale': False}, {'model.whitening': True}):  # Stem and norms.
+    config.update_from_flattened_dict(options)
+    for count, design in search.grid(config.search, config.model)[::7]:
+      assert count == model_count(design, config), (options, design)
+  config.model.update(bn_scale=True, whitening=False)
   config.model.max_params = 6000
   kept = search.grid(config.search, config.model)
   assert kept == [(count, design) for count, design in everything if count <= 6000]

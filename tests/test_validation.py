@@ -112,7 +112,8 @@ def test_malformed_configs_are_refused(overrides, expected):
     '--config.log_every_steps=1.5', '--config.optimizer.decay_all_params=yes', '--config.tta_flip=2',
     '--config.half_precision=maybe', '--config.augment.perspective_repeats=1.5',
     '--config.benchmark.pipeline_batches=2.5', '--config.search.rows=2.5',
-    '--config.model.dirac_init=yes', '--config.optimizer.lookahead_sync_period=2.5'])
+    '--config.model.dirac_init=yes', '--config.model.whitening=maybe',
+    '--config.optimizer.lookahead_sync_period=2.5'])
 def test_values_of_the_wrong_type_are_refused_by_the_command_line(override):
   with pytest.raises(flags.Error, match=re.escape(override)):
     command_line_config(override)
