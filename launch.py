@@ -87,6 +87,7 @@ def main(argv):
     import tensorflow as tf  # Heavy imports after flag parsing keep --help fast.
     tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
   import jax
+  from configs import default
   from resnet_jax import caches, console, models, parallel, preemption, run_config, validation
   from resnet_jax.errors import ConfigError
   caches.use_compilation_cache()
@@ -106,7 +107,8 @@ def main(argv):
       return
     config = FLAGS.config
     if config is None and FLAGS.workdir:
-      config = run_config.load(FLAGS.workdir)  # The config of the run there, if it started.
+      # The config of the run there, if it started.
+      config = run_config.load(FLAGS.workdir, defaults=default.get_config())
     if config is None:
       raise validation.ConfigError(
           '--config is required, e.g. --config configs/resnet24.py' + (

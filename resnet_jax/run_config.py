@@ -1,6 +1,7 @@
 """The resolved config of a run, kept as `<workdir>/config.json`, so that evaluating, plotting,
 summarizing or resuming a run needs only its --workdir."""
 
+import copy
 import json
 import os
 
@@ -26,10 +27,20 @@ def _tuples(value):
   return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
-def load(workdir: str) -> ml_collections.ConfigDict | None:
-  """The config saved in `workdir` (locked, like --config's), or None if there is none."""
+def load(workdir: str, defaults: ml_collections.ConfigDict | None = None
+         ) -> ml_collections.ConfigDict | None:
+  """The config saved in `workdir` (locked, like --config's), or None if there is none.
+
+  With `defaults` (configs/default.py's), a field the saved file lacks, because an older
+  version of the project wrote it, takes its default, which keeps the old behaviour.
+  """
   path = os.path.join(workdir, FILENAME)
   if not os.path.exists(path):
     return None
   with open(path) as f:
-    return ml_collections.ConfigDict(_tuples(json.load(f))).lock()
+    saved = ml_collections.ConfigDict(_tuples(json.load(f)))
+  if defaults is None:
+    return saved.lock()
+  config = copy.deepcopy(defaults)
+  config.update(saved)
+  return config.lock()

@@ -2,6 +2,7 @@
 and the workdir's config.json round trip."""
 
 import io
+import json
 import logging as py_logging
 
 import pytest
@@ -149,3 +150,16 @@ def test_config_json_round_trip_keeps_tuples_and_per_layer_kernels(tmp_path):
   assert loaded.model.conv_kernel == (3, 3, 5) and loaded.model.skip_kernel == 1
   assert loaded.model.blocks == (3, 5, 3) and loaded.is_locked
   assert sorted(p.name for p in tmp_path.iterdir()) == ['config.json']
+
+
+def test_config_json_of_an_older_version_takes_the_defaults_of_newer_fields(tmp_path):
+  config = default.get_config()
+  config.model.channels = (8, 16, 32)
+  saved = json.loads(config.to_json())
+  del saved['model']['whitening']  # Written before the field existed.
+  (tmp_path / 'config.json').write_text(json.dumps(saved))
+  loaded = run_config.load(str(tmp_path), defaults=default.get_config())
+  assert loaded.model.whitening is False and loaded.model.channels == (8, 16, 32)
+  assert loaded.to_dict() == config.to_dict() and loaded.is_locked
+  with pytest.raises(AttributeError):
+    run_config.load(str(tmp_path)).model.whitening  # pylint: disable=expression-not-assigned
