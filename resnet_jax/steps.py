@@ -128,28 +128,19 @@ def ema_weights(state: TrainState) -> TrainState:
   return state.replace(params=state.ema['params'], batch_stats=state.ema['batch_stats'])
 
 
-# Training images the whitening kernel is computed from (as airbench).
-WHITENING_IMAGES = 5000
-
-
 def create_train_state(config, model: models.ResNet, learning_rate_fn,
-                       train_images=None) -> TrainState:
+                       whitening_kernel=None) -> TrainState:
   """Freshly initialized parameters, BatchNorm statistics and optimizer state.
 
-  A whitening model needs `train_images` (uint8, the training set in its order) for its kernel;
-  a state that is only a template to restore a checkpoint into may go without.
+  A whitening model needs its `whitening_kernel` (`models.patch_whitening_kernel`); a state that
+  is only a template to restore a checkpoint into may go without.
   """
-  whitening = None
-  if model.whitening and train_images is not None:
-    whitening = models.patch_whitening_kernel(
-        device_data.normalize(train_images[:WHITENING_IMAGES]))
-
   @jax.jit
-  def init(whitening):
+  def init(whitening_kernel):
     variables = model.init(jax.random.key(config.seed), jnp.zeros((1, *cifar10.IMAGE_SHAPE)),
                            train=False)
-    if whitening is not None:
-      variables['batch_stats']['stem_whitening']['kernel'] = whitening
+    if whitening_kernel is not None:
+      variables['batch_stats']['stem_whitening']['kernel'] = whitening_kernel
     return TrainState.create(apply_fn=model.apply,
                              params=optim.initial_params(config.optimizer, variables['params']),
                              batch_stats=variables['batch_stats'],
@@ -159,7 +150,7 @@ def create_train_state(config, model: models.ResNet, learning_rate_fn,
   # generator buys nothing here, and XLA compiles it about 5x slower on CPU (26 s against 5 s
   # for a tiny ResNet on a 2-core machine).
   with jax.threefry_partitionable(False):
-    return init(whitening)
+    return init(whitening_kernel)
 
 
 def pipeline(config) -> str:
@@ -183,7 +174,7 @@ class Steps:
   """What a run (or a benchmark) executes; see `build`."""
   model: models.ResNet
   steps_per_dispatch: int
-  # (train_images or None) -> fresh state, replicated on the mesh (see create_train_state).
+  # (whitening kernel or None) -> fresh state, replicated on the mesh (see create_train_state).
   init_state: Callable
   # (state, dataset, chunk, num_steps) -> (state, TrainMetrics, finite flag per chunk row):
   # trains the first `num_steps` rows of `chunk` (dataset indices, or host batches).
@@ -238,9 +229,9 @@ def build(config, mesh, *, steps_per_epoch: int, num_steps: int) -> Steps:
         {'image': images, 'label': dataset['label'][indices], 'mask': mask}, batch)
     return eval_step(state, eval_batch, tta_flip=config.tta_flip, tta_shift=config.tta_shift)
 
-  def init_state(train_images=None):
+  def init_state(whitening_kernel=None):
     return parallel.replicate(
-        create_train_state(config, model, learning_rate_fn, train_images), mesh)
+        create_train_state(config, model, learning_rate_fn, whitening_kernel), mesh)
 
   return Steps(
       model=model, steps_per_dispatch=steps_per_dispatch(config), init_state=init_state,

@@ -25,6 +25,10 @@ from resnet_jax import (checkpoints, cifar10, console, device_data, early_stoppi
 from resnet_jax.errors import ConfigError
 
 
+# Training images a whitening stem is computed from (as airbench).
+WHITENING_IMAGES = 5000
+
+
 class NonFiniteLoss(Exception):
   """The loss became NaN or infinite; the run stopped without saving."""
 
@@ -54,12 +58,13 @@ class Trainer:
             [parallel.put_global({'index': i, 'mask': m}, parallel.batch_sharding(mesh))
              for i, m in zip(indices, mask)])
     self.steps_per_epoch = 1
-    self._whitening_images = None  # What a whitening stem is computed from.
+    self._whitening_kernel = None  # A whitening stem's, from the training images.
     if 'train' in data:
       images, labels = data['train']
       self.num_train = len(images)
       if config.model.whitening:
-        self._whitening_images = images[:steps.WHITENING_IMAGES]
+        self._whitening_kernel = models.patch_whitening_kernel(
+            device_data.normalize(images[:WHITENING_IMAGES]))
       if self.pipeline == 'device':
         self.train_data = parallel.put_global({'image': images, 'label': labels}, replicated)
         self.steps_per_epoch = len(images) // config.batch_size
@@ -90,7 +95,7 @@ class Trainer:
     return data
 
   def initial_state(self) -> steps.TrainState:
-    return self.steps.init_state(self._whitening_images)
+    return self.steps.init_state(self._whitening_kernel)
 
   def chunk_end(self, start: int) -> int:
     """Where the chunk of steps from `start` ends: after `steps_per_dispatch` steps, or at the
