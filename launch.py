@@ -10,27 +10,51 @@
 Running the same train command again (or just --workdir) resumes from the newest checkpoint in
 the workdir, whose config.json keeps the run's config for every mode that is given no --config. On
 several hosts, every host runs the same command plus --distributed (Cloud TPU, SLURM, Open MPI)
-or --coordinator_address, --num_processes and --process_id.
+or --coordinator_address, --num_processes and --process_id. Each mode is one function beside
+what it runs (`MODES`); this file only parses flags, starts the backends and reports errors.
 """
 
-import json
+import dataclasses
+import importlib
 import os
 import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+
+@dataclasses.dataclass(frozen=True)
+class Mode:
+  function: str  # 'module:function', imported only when the mode runs.
+  takes: tuple[str, ...]  # Its arguments, from: config, workdir, config_file.
+  help: str
+  needs_workdir: bool = False
+  uses_tensorflow: bool = True  # Else TensorFlow is never imported (it takes seconds).
+
+
+MODES = {
+    'train': Mode('resnet_jax.train:train_and_evaluate', ('config', 'workdir'),
+                  'train and evaluate, resuming from the newest checkpoint', needs_workdir=True),
+    'eval': Mode('resnet_jax.train:evaluate_checkpoint', ('config', 'workdir'),
+                 'test metrics and reports of the newest checkpoint (the best, with early '
+                 'stopping)', needs_workdir=True),
+    'summary': Mode('resnet_jax.console:print_summary', ('config',),
+                    'layer table and parameter count (reads no data)', uses_tensorflow=False),
+    'plot': Mode('resnet_jax.plots:print_curves', ('workdir',),
+                 'curves of the run in --workdir (needs no --config)', needs_workdir=True),
+    'search': Mode('resnet_jax.search:run', ('config', 'workdir', 'config_file'),
+                   'designs under the budget from config.search (see configs/search.py)'),
+    'benchmark': Mode('resnet_jax.benchmark:main', ('config', 'workdir'),
+                      'compile time, train and eval images/s, input pipeline images/s '
+                      '(synthetic data; JSON to --workdir if given)'),
+}
+
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py); without it, the '
                                 'config.json of the run in --workdir.', lock_config=True)
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and TensorBoard summaries.')
-flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'plot', 'search', 'benchmark'],
-                  'train: train and evaluate, resuming if possible; eval: test metrics and '
-                  'reports of the newest checkpoint; summary: layer table and parameter count '
-                  '(reads no data); plot: curves of the run in --workdir (needs no --config); '
-                  'search: designs under the budget from config.search (see configs/search.py); '
-                  'benchmark: compile time, train and eval images/s, input pipeline images/s '
-                  '(synthetic data; JSON to --workdir if given).')
+flags.DEFINE_enum('mode', 'train', list(MODES),
+                  '; '.join(f'{name}: {mode.help}' for name, mode in MODES.items()) + '.')
 flags.DEFINE_bool('distributed', False,
                   'This is one of several processes (e.g. one per host), all started with the '
                   'same command: join them. JAX finds the others itself on Cloud TPU, SLURM and '
@@ -61,90 +85,71 @@ def parse_flags(argv):
       FLAGS.config.get('model')  # Config files load lazily; surface a load error now.
     return argv
   except Exception as e:  # Bad flags, unknown config keys, uncastable values, bad files.
-    while e.args and isinstance(e.args[0], Exception):
-      e = e.args[0]  # ml_collections wraps the useful message in other exceptions.
-    message = str(e.args[0] if e.args else e)
-    if 'Traceback (most recent call last)' in message:  # An error raised by get_config().
-      message = message.strip().splitlines()[-1]
-    message = ' '.join(message.split())
-    if isinstance(e, AttributeError) and message.endswith("has no attribute 'get_config'"):
-      message = (f'{_flag_value(argv, "config")} has no get_config(); --config takes a '
-                 'config file such as configs/resnet24.py')
-    elif isinstance(e, (KeyError, AttributeError)):
-      message = f'unknown config field {message}'
-    print(f'error: {message}', file=sys.stderr)
+    from resnet_jax import errors
+    print(f'error: {errors.flag_error_message(e, _flag_value(argv, "config"))}', file=sys.stderr)
     sys.exit(2)
+
+
+def start_backends(mode: Mode) -> None:
+  """Quiet TensorFlow (kept off the GPU, so tf.data never takes accelerator memory), the CPU's
+  XLA flags and the compilation cache: all before JAX starts its backends."""
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')  # Else TensorFlow announces it at start.
+  from resnet_jax import xla_flags
+  xla_flags.use_fast_cpu_flags()
+  from resnet_jax import caches, console
+  if mode.uses_tensorflow:
+    import tensorflow as tf
+    tf.config.set_visible_devices([], 'GPU')
+  caches.use_compilation_cache()
+  console.quiet_logging()
+
+
+def run(mode: Mode) -> None:
+  """Joins the other processes if any, resolves the config, and calls the mode's function."""
+  import jax
+  from configs import default
+  from resnet_jax import parallel, run_config
+  from resnet_jax.errors import ConfigError
+  processes = (FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+  if FLAGS.distributed or any(value is not None for value in processes):
+    parallel.initialize(*processes)
+  if jax.process_index() > 0:
+    logging.set_verbosity(logging.WARNING)  # Process 0 logs for all of them.
+  if mode.needs_workdir and not FLAGS.workdir:
+    raise ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
+  arguments = {'workdir': FLAGS.workdir, 'config_file': None}
+  if 'config' in mode.takes:
+    config = FLAGS.config
+    if config is None and FLAGS.workdir:  # The config of the run there, if it started.
+      config = run_config.load(FLAGS.workdir, defaults=default.get_config())
+    if config is None:
+      raise ConfigError('--config is required, e.g. --config configs/resnet24.py' + (
+          f' (no {run_config.FILENAME} in --workdir={FLAGS.workdir} to take it from)'
+          if FLAGS.workdir else ''))
+    arguments['config'] = config
+  if FLAGS.config is not None:
+    arguments['config_file'] = config_flags.get_config_filename(FLAGS['config'])
+  module, function = mode.function.split(':')
+  getattr(importlib.import_module(module), function)(
+      **{name: arguments[name] for name in mode.takes})
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')  # Else TensorFlow announces it at start.
-  from resnet_jax import xla_flags
-  xla_flags.use_fast_cpu_flags()  # Before JAX starts its backends.
-  if FLAGS.mode != 'summary':  # Summary reads no data: TensorFlow would take 3.5 s to import.
-    import tensorflow as tf  # Heavy imports after flag parsing keep --help fast.
-    tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
-  import jax
-  from configs import default
-  from resnet_jax import caches, console, models, parallel, preemption, run_config, validation
-  from resnet_jax.errors import ConfigError
-  caches.use_compilation_cache()
-
-  console.quiet_logging()
+  mode = MODES[FLAGS.mode]
+  start_backends(mode)
+  from resnet_jax import preemption
+  from resnet_jax.errors import ConfigError, NonFiniteLoss
   try:
-    processes = (FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
-    if FLAGS.distributed or any(value is not None for value in processes):
-      parallel.initialize(*processes)
-    if jax.process_index() > 0:
-      logging.set_verbosity(logging.WARNING)  # Process 0 logs for all of them.
-    if FLAGS.mode in ('train', 'eval', 'plot') and not FLAGS.workdir:
-      raise ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
-    if FLAGS.mode == 'plot':
-      from resnet_jax import plots
-      print('\n'.join(plots.write_curves(FLAGS.workdir)))
-      return
-    config = FLAGS.config
-    if config is None and FLAGS.workdir:
-      # The config of the run there, if it started.
-      config = run_config.load(FLAGS.workdir, defaults=default.get_config())
-    if config is None:
-      raise validation.ConfigError(
-          '--config is required, e.g. --config configs/resnet24.py' + (
-              f' (no {run_config.FILENAME} in --workdir={FLAGS.workdir} to take it from)'
-              if FLAGS.workdir else ''))
-    if FLAGS.mode == 'summary':
-      validation.check_design(config.model)
-      table, count = models.layer_table(models.create_model(config.model))
-      budget = config.model.max_params
-      if jax.process_index() == 0:
-        print(table)
-        print(f'Trainable parameters: {count:,}' + (
-            f', over the budget of {budget:,} (config.model.max_params): training refuses it'
-            if budget and count > budget else ''))
-      return
-    from resnet_jax import benchmark, search, train
-    try:
-      if FLAGS.mode == 'search':
-        search.run(config, FLAGS.workdir, None if FLAGS.config is None
-                   else config_flags.get_config_filename(FLAGS['config']))
-      elif FLAGS.mode == 'benchmark':
-        results = benchmark.run(config, FLAGS.workdir)
-        if jax.process_index() == 0:
-          print(benchmark.table(results))
-      elif FLAGS.mode == 'train':
-        train.train_and_evaluate(config, FLAGS.workdir)
-      else:
-        results = train.evaluate_checkpoint(config, FLAGS.workdir)
-        if jax.process_index() == 0:
-          print(json.dumps(results, indent=2))
-    except train.NonFiniteLoss as e:
-      print(f'error: {e}', file=sys.stderr)
-      sys.exit(1)
+    run(mode)
   except ConfigError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
+  except NonFiniteLoss as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
   except preemption.Preempted as e:
     print(e, file=sys.stderr)
     sys.exit(e.exit_code)

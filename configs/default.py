@@ -48,7 +48,8 @@ def get_config() -> ml_collections.ConfigDict:
   # '' = tfds.load('cifar10'). Or a local copy: a cifar-10-batches-py folder, or an image
   # folder with train/<class>/* and test/<class>/*.
   config.data.dir = ''
-  # Held out from the training set for validation (0 = none); early stopping then watches it.
+  # Held out from the training set for validation (0 = none, unless early stopping is on: then
+  # 10%, since early stopping never watches the test set).
   config.data.val_fraction = 0.0
   config.data.train_fraction = 1.0  # Train on this leading fraction of the training set.
   # Where training batches are made. device: the dataset lives on the devices and each step
@@ -96,8 +97,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer.step_factor = 10.0  # step_epochs epochs.
   config.label_smoothing = 0.0
   config.ema_decay = 0.0  # EMA of the weights, evaluated and checkpointed too; 0 = off.
-  # Stop after this many epochs without a lower validation (else test) loss, keeping the best
-  # checkpoint in <workdir>/checkpoints_best; 0 = off.
+  # Stop after this many epochs without a lower validation loss, keeping the best checkpoint in
+  # <workdir>/checkpoints_best; 0 = off. Without config.data.val_fraction, 10% is held out.
   config.early_stopping_patience = 0
   # Test-time augmentation: evaluate on the mean predicted probabilities of each image's views:
   # the image, its mirror (tta_flip), and those translated by tta_shift pixels up-left and

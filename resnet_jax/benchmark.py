@@ -88,8 +88,9 @@ def input_pipeline_images_per_sec(config, images, labels) -> float:
   """Images/s of this process's augmented host batches, with nothing else running."""
   batch_size = config.batch_size // jax.process_count()
   warmup, timed = config.benchmark.warmup_steps, config.benchmark.pipeline_batches
-  batches = input_pipeline.train_batches(images, labels, batch_size=batch_size,
-                                         augment_config=config.augment, seed=config.seed)
+  batches = input_pipeline.train_batches(
+      images, labels, batch_size=config.batch_size, augment_config=config.augment,
+      seed=config.seed, process_index=jax.process_index(), process_count=jax.process_count())
   for _ in range(warmup):
     next(batches)
   start = time.perf_counter()
@@ -129,6 +130,13 @@ def run(config, workdir: str | None = None) -> dict:
     with open(os.path.join(workdir, 'benchmark.json'), 'w') as f:
       json.dump(results, f, indent=2)
   return results
+
+
+def main(config, workdir: str | None = None) -> None:
+  """--mode=benchmark: runs the benchmark and prints its table (on process 0)."""
+  results = run(config, workdir)
+  if jax.process_index() == 0:
+    print(table(results))
 
 
 def table(results: dict) -> str:

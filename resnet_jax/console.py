@@ -7,16 +7,19 @@ The training loop calls, on process 0 (`Progress(enabled=False)` elsewhere):
   progress.update(step)               at any step boundaries: every step or every chunk of steps;
   progress.end_epoch(epoch, metrics)  after an epoch's evaluation;
   print(closing_block(...))           after the final reports.
-`quiet_logging()` (from launch.py) removes third-party INFO chatter from the log.
+`quiet_logging()` (from launch.py) removes third-party INFO chatter from the log; `print_summary`
+is --mode=summary.
 """
 
-import json
 import logging as py_logging
 import os
 import sys
 import time
 
+import jax
 from absl import logging
+
+from resnet_jax import models, validation
 
 BAR_WIDTH = 24
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep  # resnet_jax's own log records.
@@ -85,15 +88,22 @@ def design(model_config) -> str:
 
 def setup_line(*, num_devices: int, platform: str, model_config, num_params: int, data: str,
                pipeline: str, num_train: int, num_steps: int, steps_per_epoch: int,
-               batch_size: int, first_step: int = 0) -> str:
-  """One line of what is about to run: devices, design, parameters, data and steps."""
+               batch_size: int, first_step: int = 0, num_val: int = 0, val_note: str = '') -> str:
+  """One line of what is about to run: devices, design, parameters, data and steps.
+
+  `num_val` validation images held out of the training set, for the reason `val_note` if given.
+  """
   steps = f'{num_steps:,} steps'
   if first_step:
     steps = f'steps {first_step + 1:,}-{num_steps:,}'
   epochs = num_steps / steps_per_epoch
+  images = f'{num_train:,} train images'
+  if num_val:
+    images = (f'{num_train:,} train + {num_val:,} validation images'
+              + (f' ({val_note})' if val_note else ''))
   return (f'{num_devices} {platform} device{"s" if num_devices > 1 else ""} | '
-          f'{design(model_config)} | {num_params:,} parameters | {data}, {num_train:,} train '
-          f'images, {pipeline} pipeline | {steps} ({epochs:g} epoch{"s" if epochs != 1 else ""} '
+          f'{design(model_config)} | {num_params:,} parameters | {data}, {images}, '
+          f'{pipeline} pipeline | {steps} ({epochs:g} epoch{"s" if epochs != 1 else ""} '
           f'of {steps_per_epoch:,}, batch {batch_size})')
 
 
@@ -187,23 +197,25 @@ class Progress:
     self._bar_open, self._shown_at = False, None if self.tty else self.clock()
 
 
+def print_summary(config) -> None:
+  """--mode=summary: the layer table and the trainable parameter count of a valid design (one
+  over the budget is shown, with a note)."""
+  validation.check_design(config.model)
+  table, count = models.layer_table(models.create_model(config.model))
+  budget = config.model.max_params
+  if jax.process_index() == 0:
+    print(table)
+    print(f'Trainable parameters: {count:,}' + (
+        f', over the budget of {budget:,} (config.model.max_params): training refuses it'
+        if budget and count > budget else ''))
+
+
 def run_paths(workdir: str) -> dict[str, str]:
   """Where a run's outputs are: report, curves, checkpoints and TensorBoard logs."""
   return {'report': os.path.join(workdir, 'report.md'),
           'curves': os.path.join(workdir, 'curves_*.png'),
           'checkpoints': os.path.join(workdir, 'checkpoints'),
           'TensorBoard': f'tensorboard --logdir {workdir}'}
-
-
-def read_results(workdir: str) -> dict[str, dict]:
-  """The test reports in `workdir`: {'test': report.json, 'test_ema': report_ema.json}."""
-  results = {}
-  for split, name in (('test', 'report'), ('test_ema', 'report_ema')):
-    path = os.path.join(workdir, f'{name}.json')
-    if os.path.exists(path):
-      with open(path) as f:
-        results[split] = json.load(f)
-  return results
 
 
 def closing_block(results: dict[str, dict], *, wall_secs: float, paths: dict[str, str],

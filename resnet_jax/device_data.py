@@ -1,9 +1,9 @@
 """CIFAR-10 held on the devices: batches taken by index and augmented inside the jitted step.
 
 The whole dataset (150 MB of uint8 for CIFAR-10's training set) is replicated on every device,
-so taking a batch is a local gather and no Python runs between steps. The data order is the
-epoch's seeded permutation of the whole set, and every random draw of the augmentation is a
-function of (seed, epoch, position in the epoch): the same on any number of devices and
+so taking a batch is a local gather and no Python runs between steps. The batches' indices come
+from `pipelines` (the data order both pipelines share); every random draw of the augmentation is
+a function of (seed, epoch, position in the epoch): the same on any number of devices and
 processes, and the same when a run is resumed.
 """
 
@@ -21,16 +21,6 @@ _AUGMENT_STREAM, _FLIP_STREAM = 1, 2
 def has_device_form(augment_config) -> bool:
   """Whether every configured augmentation runs on device (random perspective does not)."""
   return not augment_config.perspective_distortion
-
-
-def epoch_order(seed: int, epoch: int, num_images: int) -> np.ndarray:
-  """The seeded permutation of the training set that epoch `epoch` walks through."""
-  return np.random.default_rng([seed, epoch]).permutation(num_images).astype(np.int32)
-
-
-def normalize(images):
-  """Pixels in [0, 255] to float32 standardized with CIFAR-10's mean and std."""
-  return (images.astype(jnp.float32) / 255.0 - jnp.array(cifar10.MEAN)) / jnp.array(cifar10.STD)
 
 
 def random_crop(key, image, padding: int, fill: str = 'zero'):
@@ -71,7 +61,7 @@ def augment_image(key, image, augment_config, mirror=None):
   if augment_config.flip:
     image = (random_flip(flip_key, image) if mirror is None
              else jnp.where(mirror, image[:, ::-1], image))
-  image = normalize(image)
+  image = cifar10.normalize(image)
   if augment_config.cutout:
     image = cutout(cutout_key, image, augment_config.cutout, augment_config.cutout_holes)
   return image
@@ -117,15 +107,6 @@ def tta_views(images, *, flip: bool, shift: int):
 def num_tta_views(*, flip: bool, shift: int) -> int:
   """How many views `tta_views` makes of each image."""
   return (2 if flip else 1) * (3 if shift else 1)
-
-
-def train_indices(order: np.ndarray, first: int, count: int, batch_size: int,
-                  rows: int) -> np.ndarray:
-  """Batches `first` .. `first + count - 1` of an epoch with data order `order`, as `rows`
-  rows of dataset indices (rows past `count` are zeros and never trained on)."""
-  indices = np.zeros((rows, batch_size), np.int32)
-  indices[:count] = order[first * batch_size:(first + count) * batch_size].reshape(count, -1)
-  return indices
 
 
 def eval_indices(num_images: int, batch_size: int):

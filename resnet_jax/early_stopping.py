@@ -1,5 +1,7 @@
-"""Early stopping on a monitored loss, keeping the best train state in its own checkpoint.
+"""Early stopping on the validation loss, keeping the best train state in its own checkpoint.
 
+It never watches the test set: a checkpoint the test set chose would make the reported test
+accuracy optimistic. Without a configured validation split it holds one out (`validation_fraction`).
 The best checkpoint (`workdir/checkpoints_best`) stores its loss and epoch as Orbax metrics;
 they are all the stopping rule needs, so a resumed run stops exactly where an unbroken one would.
 """
@@ -10,9 +12,22 @@ import os
 import jax
 import orbax.checkpoint as ocp
 
+# The share of the training set held out when early stopping is on and config.data.val_fraction
+# is 0 (Keras' and scikit-learn's usual 10%).
+DEFAULT_VAL_FRACTION = 0.1
+
+
+def validation_fraction(config) -> float:
+  """The share of the training set held out for validation: config.data.val_fraction, or with
+  early stopping and none configured, `DEFAULT_VAL_FRACTION`."""
+  if config.early_stopping_patience and not config.data.val_fraction:
+    return DEFAULT_VAL_FRACTION
+  return config.data.val_fraction
+
 
 class EarlyStopping:
-  """Stops once the loss has not improved for `patience` epochs (as Keras' EarlyStopping)."""
+  """Stops once the validation loss has not improved for `patience` epochs (as Keras'
+  EarlyStopping)."""
 
   def __init__(self, workdir: str, patience: int):
     self.patience = patience
@@ -35,6 +50,11 @@ class EarlyStopping:
 
   def stopped(self, epoch: int) -> bool:
     return self.best_epoch is not None and epoch - self.best_epoch >= self.patience
+
+  def selected_by(self) -> str:
+    """How the best checkpoint was chosen, for the reports."""
+    return (f'the checkpoint with the lowest validation loss (after epoch {self.best_epoch}), '
+            'kept by early stopping')
 
   def best_state(self, like):
     """The best state, laid out like `like` (shapes, dtypes, shardings), or None."""

@@ -1,8 +1,8 @@
 """CIFAR-10 from tfds or a local copy, into seeded, augmented, normalized batches.
 
-Every source is read into memory as uint8 images and int labels (this process's share only),
-then fed through one tf.data pipeline. Data order and augmentation are functions of
-(seed, process, epoch, position), so a run restarted at a given step sees the same batches.
+Every source is read into memory whole, as uint8 images and int labels. The host pipeline feeds
+them through tf.data in the data order of `pipelines`; its augmentation draws are functions of
+(seed, epoch, position), so a run restarted at a given step sees the same batches.
 """
 
 import contextlib
@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from resnet_jax import caches, cifar10
+from resnet_jax import caches, cifar10, pipelines
 from resnet_jax.errors import ConfigError
 
 _PYTHON_FILES = {'train': [f'data_batch_{i}' for i in range(1, 6)], 'test': ['test_batch']}
@@ -253,26 +253,33 @@ def split_validation(images, labels, fraction: float, seed: int):
 
 
 def train_batches(images, labels, *, batch_size: int, augment_config, seed: int,
-                  process_index: int = 0, first_step: int = 0) -> Iterator[dict]:
-  """Endless full batches of augmented training images, starting at step `first_step`.
+                  process_index: int = 0, process_count: int = 1,
+                  first_step: int = 0) -> Iterator[dict]:
+  """This process's rows of every global batch of `batch_size` augmented training images, from
+  step `first_step` on, endlessly.
 
-  Each epoch is a fresh permutation of the data; partial last batches are dropped.
+  The batches are `pipelines.epoch_batches`, the device pipeline's; process `process_index` of
+  `process_count` takes the same slice of each, and each image's augmentation draw is a function
+  of (seed, epoch, its position in the epoch), so the run does not depend on the process count.
   """
-  steps_per_epoch = len(images) // batch_size
+  local = batch_size // process_count
+  rows = slice(process_index * local, (process_index + 1) * local)
   images_t, labels_t = tf.constant(images), tf.constant(labels)
-  process_seed = tf.random.experimental.stateless_fold_in([seed, 0], process_index)
+  steps_per_epoch = pipelines.steps_per_epoch(len(images), batch_size)
+  positions = np.arange(steps_per_epoch * batch_size).reshape(steps_per_epoch, batch_size)
   epoch, skip = divmod(first_step, steps_per_epoch)
   while True:
-    order = np.random.default_rng([seed, process_index, epoch]).permutation(len(images))
-    epoch_seed = tf.random.experimental.stateless_fold_in(process_seed, epoch)
+    indices = pipelines.epoch_batches(seed, epoch, len(images), batch_size)
+    epoch_seed = tf.random.experimental.stateless_fold_in([seed, 0], epoch)
 
     def example(position, index, epoch_seed=epoch_seed):
       example_seed = tf.random.experimental.stateless_fold_in(epoch_seed, position)
       return {'image': augment(tf.gather(images_t, index), example_seed, augment_config),
               'label': tf.gather(labels_t, index)}
 
-    ds = tf.data.Dataset.from_tensor_slices(order[:steps_per_epoch * batch_size]).enumerate()
-    ds = ds.skip(skip * batch_size).map(example, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.from_tensor_slices((positions[skip:, rows].ravel(),
+                                             indices[skip:, rows].ravel()))
+    ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(local, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     yield from ds.as_numpy_iterator()
     epoch, skip = epoch + 1, 0

@@ -34,6 +34,11 @@ def read_scalars(workdir: str) -> dict[str, dict[int, float]]:
   return scalars
 
 
+def print_curves(workdir: str) -> None:
+  """--mode=plot: writes the curves of the run in `workdir` and prints their paths."""
+  print('\n'.join(write_curves(workdir)))
+
+
 def write_curves(workdir: str) -> list[str]:
   """Writes curves_{loss,accuracy,learning_rate}.png to `workdir`; returns their paths.
 

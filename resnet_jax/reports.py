@@ -14,6 +14,7 @@ def markdown(summary: dict, title: str) -> str:
   lines = [f'# {title}', '',
            f'Accuracy {summary["accuracy"]:.2%} ({correct} of {summary["num_images"]} images), '
            f'loss {summary["loss"]:.4f}.', '',
+           f'Weights of step {summary["step"]}: {summary["selected_by"]}.', '',
            '| class | images | correct | accuracy |', '|---|---:|---:|---:|']
   for i, name in enumerate(CLASS_NAMES):
     accuracy = f'{summary["per_class_accuracy"][name]:.2%}' if sum(confusion[i]) else '-'

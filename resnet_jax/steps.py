@@ -4,7 +4,7 @@ Steps are written as single-device code over global arrays: `jax.jit` with the s
 replicated and batches split over the mesh (`parallel`), so the loss and BatchNorm statistics
 are over the global batch and XLA inserts the collectives. Training runs in chunks of up to
 `steps_per_dispatch` steps per call (a `fori_loop` on device), each step taking its batch from
-device-resident data (`device_data`) or from host batches handed over for the chunk.
+device-resident data or from host batches handed over for the chunk (`pipelines`).
 """
 
 import dataclasses
@@ -153,13 +153,6 @@ def create_train_state(config, model: models.ResNet, learning_rate_fn,
     return init(whitening_kernel)
 
 
-def pipeline(config) -> str:
-  """Where training batches are made: 'device' whenever the augmentation has a device form."""
-  if config.data.pipeline == 'auto':
-    return 'device' if device_data.has_device_form(config.augment) else 'host'
-  return config.data.pipeline
-
-
 def steps_per_dispatch(config) -> int:
   """Steps per call of the train chunk: 1 on CPU, where a step takes seconds (and XLA:CPU runs
   one several times slower inside a loop); many on accelerators, where a step takes
@@ -184,8 +177,14 @@ class Steps:
   evaluate: Callable
 
 
-def build(config, mesh, *, steps_per_epoch: int, num_steps: int) -> Steps:
-  """The model, the schedule, and the jitted steps that `config` asks for on `mesh`."""
+def build(config, mesh, *, steps_per_epoch: int, num_steps: int,
+          batch_in_step: Callable | None = None) -> Steps:
+  """The model, the schedule, and the jitted steps that `config` asks for on `mesh`.
+
+  `batch_in_step(dataset, row, step)` makes a chunk row into the batch of step `step` inside the
+  jitted chunk (`pipelines`: the device pipeline gathers and augments it there); without it the
+  rows are the batches.
+  """
   # Under half precision it computes in bf16; parameters, BatchNorm statistics and the logits
   # (so the loss) stay fp32.
   model = models.create_model(config.model,
@@ -199,15 +198,12 @@ def build(config, mesh, *, steps_per_epoch: int, num_steps: int) -> Steps:
       dropblock_rate_fn=optax.linear_schedule(0.0, config.model.dropblock_rate, num_steps),
       ema_decay=config.ema_decay)
   replicated, batch = parallel.replicated(mesh), parallel.batch_sharding(mesh)
-  on_device = pipeline(config) == 'device'
 
   def chunk_fn(state, dataset, chunk, num_steps):
     def step_on_row(state, i):
       row = jax.tree.map(lambda x: x[i], chunk)
-      if on_device:
-        row = device_data.train_batch(dataset, row, seed=config.seed, step=state.step,
-                                      steps_per_epoch=steps_per_epoch,
-                                      augment_config=config.augment)
+      if batch_in_step is not None:
+        row = batch_in_step(dataset, row, state.step)
       return step(state, jax.lax.with_sharding_constraint(row, batch))
 
     rows = jax.tree.leaves(chunk)[0].shape[0]
@@ -224,7 +220,7 @@ def build(config, mesh, *, steps_per_epoch: int, num_steps: int) -> Steps:
                              (state, TrainMetrics.empty(), jnp.ones((rows,), bool)))
 
   def evaluate_fn(state, dataset, indices, mask):
-    images = device_data.normalize(dataset['image'][indices])
+    images = cifar10.normalize(dataset['image'][indices])
     eval_batch = jax.lax.with_sharding_constraint(
         {'image': images, 'label': dataset['label'][indices], 'mask': mask}, batch)
     return eval_step(state, eval_batch, tta_flip=config.tta_flip, tta_shift=config.tta_shift)

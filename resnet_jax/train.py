@@ -1,12 +1,12 @@
 """The training loop: data onto the devices, chunks of steps, evaluation, checkpoints, reports.
 
-The step code lives in `steps`; this module feeds it. Training data is either held on the devices
-(`config.data.pipeline='device'`: each chunk of steps gets only the dataset indices of its
-batches) or made by the host's tf.data pipeline (`'host'`: each chunk gets its augmented
-batches). Evaluation always reads device-resident images.
+The step code lives in `steps`; this module feeds it through the feed of the configured pipeline
+(`pipelines`: dataset indices for the device pipeline, augmented batches from the host's).
+Evaluation always reads device-resident images.
 """
 
 import contextlib
+import json
 import os
 import signal
 import time
@@ -20,17 +20,13 @@ from clu import metric_writers, periodic_actions
 from jax.experimental import multihost_utils
 
 from resnet_jax import (checkpoints, cifar10, console, device_data, early_stopping,
-                        input_pipeline, models, optim, parallel, plots, preemption, reports,
-                        run_config, steps, validation, workdir_lock)
-from resnet_jax.errors import ConfigError
+                        input_pipeline, models, optim, parallel, pipelines, plots, preemption,
+                        reports, run_config, steps, validation, workdir_lock)
+from resnet_jax.errors import ConfigError, NonFiniteLoss
 
 
 # Training images a whitening stem is computed from (as airbench).
 WHITENING_IMAGES = 5000
-
-
-class NonFiniteLoss(Exception):
-  """The loss became NaN or infinite; the run stopped without saving."""
 
 
 def _next_multiple(step: int, every: int) -> int:
@@ -46,8 +42,9 @@ class Trainer:
 
   def __init__(self, config, mesh, *, with_train_data: bool = True, data=None):
     self.config, self.mesh = config, mesh
-    self.pipeline = steps.pipeline(config)
+    self.pipeline = pipelines.choose(config)
     data = data or self._load(with_train_data)
+    self.num_val = len(data['val'][0]) if 'val' in data else 0
     replicated = parallel.replicated(mesh)
     self.eval_sets = {}
     for split, (images, labels) in data.items():
@@ -57,30 +54,24 @@ class Trainer:
             parallel.put_global({'image': images, 'label': labels}, replicated),
             [parallel.put_global({'index': i, 'mask': m}, parallel.batch_sharding(mesh))
              for i, m in zip(indices, mask)])
-    self.steps_per_epoch = 1
+    self.steps_per_epoch, self.feed = 1, None
     self._whitening_kernel = None  # A whitening stem's, from the training images.
     if 'train' in data:
       images, labels = data['train']
       self.num_train = len(images)
-      if config.model.whitening:
+      if config.model.whitening:  # On the host, where the images are: once, no device trip.
         self._whitening_kernel = models.patch_whitening_kernel(
-            device_data.normalize(images[:WHITENING_IMAGES]))
-      if self.pipeline == 'device':
-        self.train_data = parallel.put_global({'image': images, 'label': labels}, replicated)
-        self.steps_per_epoch = len(images) // config.batch_size
-      else:  # Each process makes the batches of its own share.
-        process, count = jax.process_index(), jax.process_count()
-        self.train_share = images[process::count], labels[process::count]
-        self.steps_per_epoch = (len(images) // count) // (config.batch_size // count)
+            cifar10.normalize(images[:WHITENING_IMAGES]))
+      self.feed = pipelines.create(config, mesh, images, labels)
+      self.steps_per_epoch = self.feed.steps_per_epoch
       if self.steps_per_epoch == 0:
         raise ConfigError(
             f'config.batch_size={config.batch_size} is larger than the training set '
             f'({len(images)} images); lower it')
     self.num_steps = round(self.steps_per_epoch * config.num_epochs)  # Epochs may be fractional.
     self.steps = steps.build(config, mesh, steps_per_epoch=self.steps_per_epoch,
-                             num_steps=self.num_steps)
-    self._order = (None, None)  # (epoch, its data order), for the device pipeline.
-    self._host_batches = None
+                             num_steps=self.num_steps,
+                             batch_in_step=self.feed and self.feed.batch_in_step)
 
   def _load(self, with_train_data: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The config's splits, whole on every process: uint8 images and int32 labels."""
@@ -89,9 +80,10 @@ class Trainer:
     if with_train_data:
       data['train'] = input_pipeline.load_split(config.data, 'train',
                                                 fraction=config.data.train_fraction)
-      if config.data.val_fraction:
+      val_fraction = early_stopping.validation_fraction(config)
+      if val_fraction:
         data['train'], data['val'] = input_pipeline.split_validation(
-            *data['train'], config.data.val_fraction, config.seed)
+            *data['train'], val_fraction, config.seed)
     return data
 
   def initial_state(self) -> steps.TrainState:
@@ -110,27 +102,7 @@ class Trainer:
 
   def train_chunk(self, state, start: int, end: int):
     """Trains steps `start` .. `end - 1` (one dispatch): (state, TrainMetrics, finite flags)."""
-    rows = self.steps.steps_per_dispatch
-    if self.pipeline == 'device':
-      epoch, first = divmod(start, self.steps_per_epoch)
-      if self._order[0] != epoch:
-        self._order = epoch, device_data.epoch_order(self.config.seed, epoch,
-                                                     self.train_data['label'].shape[0])
-      dataset = self.train_data
-      chunk = parallel.put_global(
-          device_data.train_indices(self._order[1], first, end - start, self.config.batch_size,
-                                    rows), parallel.batch_sharding(self.mesh, batch_axis=1))
-    else:
-      if self._host_batches is None:
-        self._host_batches = input_pipeline.train_batches(
-            *self.train_share, batch_size=self.config.batch_size // jax.process_count(),
-            augment_config=self.config.augment, seed=self.config.seed,
-            process_index=jax.process_index(), first_step=start)
-      batches = [next(self._host_batches) for _ in range(end - start)]
-      batches += [jax.tree.map(np.zeros_like, batches[0])] * (rows - len(batches))
-      dataset = None
-      chunk = parallel.shard_batch(jax.tree.map(lambda *rows: np.stack(rows), *batches),
-                                   self.mesh, batch_axis=1)
+    dataset, chunk = self.feed.chunk(start, end, self.steps.steps_per_dispatch)
     num_steps = parallel.put_global(np.int32(end - start), parallel.replicated(self.mesh))
     with jax.transfer_guard('disallow'):  # Every transfer above is explicit.
       return self.steps.train_chunk(state, dataset, chunk, num_steps)
@@ -151,19 +123,22 @@ class Trainer:
       results['test_ema'] = eval_summary(self.evaluate(steps.ema_weights(state)))
     return results
 
-  def write_reports(self, state: steps.TrainState, workdir: str) -> dict[str, Any]:
-    """Writes the test reports of `state` (and of its EMA weights if kept); returns the first."""
+  def write_reports(self, state: steps.TrainState, workdir: str,
+                    selected_by: str) -> dict[str, dict[str, Any]]:
+    """Writes the test reports of `state` (and of its EMA weights if kept), saying how that
+    checkpoint was chosen; returns them as {'test': ..., 'test_ema': ...}."""
     step = int(state.step)
-    variants = [('report', f'Test results at step {step}', state)]
+    variants = [('test', 'report', f'Test results at step {step}', state)]
     if state.ema is not None:
-      variants.append(('report_ema', f'Test results of the EMA weights at step {step}',
+      variants.append(('test_ema', 'report_ema', f'Test results of the EMA weights at step {step}',
                        steps.ema_weights(state)))
-    summaries = []
-    for name, title, weights in variants:
-      summaries.append({'step': step} | eval_summary(self.evaluate(weights)))
+    summaries = {}
+    for split, name, title, weights in variants:
+      summaries[split] = ({'step': step, 'selected_by': selected_by}
+                          | eval_summary(self.evaluate(weights)))
       if jax.process_index() == 0:
-        reports.write(workdir, summaries[-1], name=name, title=title)
-    return summaries[0]
+        reports.write(workdir, summaries[split], name=name, title=title)
+    return summaries
 
 
 def eval_summary(eval_metrics: steps.EvalMetrics) -> dict[str, Any]:
@@ -204,7 +179,6 @@ def _train(config, workdir, trainer: Trainer,
     run_config.save(config, workdir)  # --mode=eval, summary and resuming need no --config.
   stopper = (early_stopping.EarlyStopping(workdir, config.early_stopping_patience)
              if config.early_stopping_patience else None)
-  monitored = 'val' if config.data.val_fraction else 'test'
   first_step = 0
   if restored is not None:
     state, first_step = restored, int(restored.step)
@@ -215,8 +189,8 @@ def _train(config, workdir, trainer: Trainer,
                  config.num_epochs)
     return state
   if stopper and stopper.stopped(first_step // trainer.steps_per_epoch):
-    logging.info('Stopped early at epoch %d (best %s loss at epoch %d); nothing left to do.',
-                 first_step // trainer.steps_per_epoch, monitored, stopper.best_epoch)
+    logging.info('Stopped early at epoch %d (best validation loss at epoch %d); nothing left '
+                 'to do.', first_step // trainer.steps_per_epoch, stopper.best_epoch)
     return state
 
   # Console: the set-up line now, a bar and a line per epoch, a closing block at the end.
@@ -227,9 +201,12 @@ def _train(config, workdir, trainer: Trainer,
     print(console.setup_line(
         num_devices=trainer.mesh.size, platform=jax.default_backend(), model_config=config.model,
         num_params=models.count_params(optim.slow_params(state.params)), data=config.data.dir or 'tfds cifar10',
-        pipeline=trainer.pipeline, num_train=trainer.num_train, num_steps=trainer.num_steps,
-        steps_per_epoch=trainer.steps_per_epoch, batch_size=config.batch_size,
-        first_step=first_step), flush=True)
+        pipeline=trainer.pipeline, num_train=trainer.num_train, num_val=trainer.num_val,
+        val_note=('held out for early stopping: config.data.val_fraction is 0, so '
+                  f'{early_stopping.DEFAULT_VAL_FRACTION:.0%} by default'
+                  if stopper and not config.data.val_fraction else ''),
+        num_steps=trainer.num_steps, steps_per_epoch=trainer.steps_per_epoch,
+        batch_size=config.batch_size, first_step=first_step), flush=True)
   last_train = {}  # The latest logged train metrics, for the epoch's console line.
   report_progress = periodic_actions.ReportProgress(num_train_steps=trainer.num_steps,
                                                     writer=writer, every_secs=30)
@@ -284,11 +261,10 @@ def _train(config, workdir, trainer: Trainer,
       evaluated = {f'{split}_{k}': r[k] for split, r in results.items()
                    for k in ('loss', 'accuracy')}
       writer.write_scalars(step, {'epoch': step / trainer.steps_per_epoch} | evaluated)
-      early_stop = stopper is not None and stopper.update(epoch, results[monitored]['loss'],
-                                                          state)
+      early_stop = stopper is not None and stopper.update(epoch, results['val']['loss'], state)
       if early_stop:
-        logging.info('Stopping early after epoch %d: the %s loss was lowest at epoch %d.',
-                     epoch, monitored, stopper.best_epoch)
+        logging.info('Stopping early after epoch %d: the validation loss was lowest at epoch %d.',
+                     epoch, stopper.best_epoch)
     if epoch_end:
       if train_metrics is not None:  # Steps not logged yet: their metrics are the freshest.
         last_train = {f'train_{k}': v for k, v in train_metrics.compute().items()
@@ -310,11 +286,12 @@ def _train(config, workdir, trainer: Trainer,
   check_finite()
   manager.wait_until_finished()
   best = stopper.best_state(state) if stopper else None
-  trainer.write_reports(state if best is None else best, workdir)
+  results = (trainer.write_reports(state, workdir, 'the newest checkpoint') if best is None
+             else trainer.write_reports(best, workdir, stopper.selected_by()))
   if jax.process_index() == 0:
     plots.write_curves(workdir)
     print(console.closing_block(
-        console.read_results(workdir), wall_secs=time.time() - _launched(),
+        results, wall_secs=time.time() - _launched(),
         startup_secs=startup_secs, paths=console.run_paths(workdir),
         tta_views=device_data.num_tta_views(flip=config.tta_flip, shift=config.tta_shift)))
   return state
@@ -336,8 +313,8 @@ def _stop_requested(stop: preemption.StopRequest) -> bool:
 
 
 def evaluate_checkpoint(config, workdir: str) -> dict[str, Any]:
-  """Test metrics of the newest checkpoint in `workdir` (the best, with early stopping);
-  the reports are written to `workdir` too."""
+  """Test metrics of the newest checkpoint in `workdir` (the best, with early stopping), printed
+  and returned; the reports are written to `workdir` too (--mode=eval)."""
   mesh = parallel.make_mesh()
   validation.check_config(config, num_devices=mesh.size, process_count=jax.process_count())
   directory = os.path.join(workdir, 'checkpoints')
@@ -351,7 +328,13 @@ def evaluate_checkpoint(config, workdir: str) -> dict[str, Any]:
   if state is None:
     raise ConfigError(f'no readable checkpoint in {directory} (unreadable ones were '
                       f'moved to {directory}_unreadable)')
+  selected_by = 'the newest checkpoint'
   if config.early_stopping_patience:
-    best = early_stopping.EarlyStopping(workdir, config.early_stopping_patience).best_state(state)
-    state = state if best is None else best
-  return trainer.write_reports(state, workdir)
+    stopper = early_stopping.EarlyStopping(workdir, config.early_stopping_patience)
+    best = stopper.best_state(state)
+    if best is not None:
+      state, selected_by = best, stopper.selected_by()
+  results = trainer.write_reports(state, workdir, selected_by)['test']
+  if jax.process_index() == 0:
+    print(json.dumps(results, indent=2))
+  return results

@@ -3,7 +3,7 @@
 import copy
 import math
 
-from resnet_jax import cifar10, device_data, models, optim
+from resnet_jax import cifar10, models, optim, pipelines
 from resnet_jax.errors import ConfigError
 
 SEARCH_SCALES = ('grid', 'compound')
@@ -147,7 +147,7 @@ def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
   check_choice('optimizer.name', config.optimizer.name, optim.OPTIMIZERS)
   check_choice('optimizer.schedule', config.optimizer.schedule, optim.SCHEDULES)
   check_choice('nonfinite_loss', config.nonfinite_loss, ('stop', 'skip'))
-  check_choice('data.pipeline', config.data.pipeline, ('auto', 'device', 'host'))
+  check_choice('data.pipeline', config.data.pipeline, pipelines.CHOICES)
   check_choice('augment.crop_fill', config.augment.crop_fill, ('zero', 'reflect'))
   side = cifar10.IMAGE_SHAPE[0]
   if config.augment.crop_fill == 'reflect' and config.augment.crop_padding >= side:
@@ -156,15 +156,7 @@ def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
   if config.tta_shift >= side:
     raise ConfigError(f'config.tta_shift={config.tta_shift}: a translated view must keep part of '
                       f'the {side}-pixel image; use 0 to {side - 1} (airbench uses 1)')
-  on_device = device_data.has_device_form(config.augment)
-  if config.augment.alternating_flip and (config.data.pipeline == 'host' or not on_device):
-    raise ConfigError('config.augment.alternating_flip=True runs in the device pipeline only, '
-                      'which config.data.pipeline=host and random perspective rule out')
-  if config.data.pipeline == 'device' and not on_device:
-    raise ConfigError('config.data.pipeline=device: random perspective '
-                      f'(config.augment.perspective_distortion='
-                      f'{config.augment.perspective_distortion}) runs only in the host '
-                      'pipeline; use config.data.pipeline=host or auto')
+  pipelines.check(config)
   if config.optimizer.schedule == 'onecycle' and config.optimizer.warmup_epochs:
     raise ConfigError(f'config.optimizer.warmup_epochs={config.optimizer.warmup_epochs}: the '
                       'onecycle schedule warms up by itself (its first 30%); set it to 0')

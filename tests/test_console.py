@@ -106,9 +106,6 @@ def test_closing_block_has_accuracies_wall_time_and_paths(tmp_path):
       '  curves       runs/r24/curves_*.png',
       '  checkpoints  runs/r24/checkpoints',
       '  TensorBoard  tensorboard --logdir runs/r24']
-  (tmp_path / 'report.json').write_text('{"accuracy": 0.5, "loss": 1.0, "step": 3}')
-  assert console.read_results(str(tmp_path)) == {'test': {'accuracy': 0.5, 'loss': 1.0,
-                                                          'step': 3}}
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from configs import default
-from resnet_jax import cifar10, device_data
+from resnet_jax import cifar10, device_data, pipelines
 from tests.conftest import window_offset
 
 KEYS = [jax.random.key(i) for i in range(40)]
@@ -72,13 +72,12 @@ def test_train_batches_are_a_function_of_seed_epoch_and_position():
   dataset = {'image': rng.integers(0, 256, (40, 32, 32, 3)).astype(np.uint8),
              'label': np.arange(40, dtype=np.int32)}
   config = augment_config(cutout=4)
-  order = device_data.epoch_order(seed=3, epoch=1, num_images=40)
+  order = pipelines.epoch_order(seed=3, epoch=1, num_images=40)
   assert sorted(order) == list(range(40))
-  assert not np.array_equal(order, device_data.epoch_order(3, 2, 40))
-  assert not np.array_equal(order, device_data.epoch_order(4, 1, 40))
-  indices = device_data.train_indices(order, first=1, count=2, batch_size=8, rows=4)
-  np.testing.assert_array_equal(indices[:2].ravel(), order[8:24])
-  assert not indices[2:].any()  # Rows past the count are padding.
+  assert not np.array_equal(order, pipelines.epoch_order(3, 2, 40))
+  assert not np.array_equal(order, pipelines.epoch_order(4, 1, 40))
+  indices = pipelines.epoch_batches(seed=3, epoch=1, num_images=40, batch_size=8)[1:3]
+  np.testing.assert_array_equal(indices.ravel(), order[8:24])
 
   def batch(step, seed=3, rows=indices[0]):
     out = device_data.train_batch(dataset, rows, seed=seed, step=step, steps_per_epoch=5,

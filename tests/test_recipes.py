@@ -12,7 +12,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from configs import resnet24
-from resnet_jax import (device_data, early_stopping, input_pipeline, models, parallel, plots,
+from resnet_jax import (cifar10, early_stopping, input_pipeline, models, parallel, plots,
                         train, validation)
 from tests.conftest import tiny_config
 from tests.test_validation import command_line_config
@@ -78,7 +78,7 @@ def test_speed_record_techniques_train_checkpoint_and_resume(tmp_path):
                (resumed.params, resumed.batch_stats), (straight.params, straight.batch_stats))
   np.testing.assert_allclose(
       resumed.batch_stats['stem_whitening']['kernel'],
-      models.patch_whitening_kernel(device_data.normalize(train_images)), rtol=1e-6)
+      models.patch_whitening_kernel(cifar10.normalize(train_images)), rtol=1e-6)
   assert np.abs(resumed.params.slow['stem_whitening']['bias']).max() > 0
   # Evaluation sees only the slow weights: zeroing the fast ones changes nothing.
   with tfds.testing.mock_data(num_examples=32):

@@ -41,7 +41,7 @@ def test_report_files_agree_with_an_independent_count(tmp_path):
   trainer = train.Trainer(tiny_config(**{'data.dir': str(tmp_path / 'data')}), mesh,
                           with_train_data=False)
   state = state_for(trainer.steps.model, mesh, seed=3)
-  summary = trainer.write_reports(state, str(tmp_path))
+  summary = trainer.write_reports(state, str(tmp_path), 'the newest checkpoint')['test']
 
   normalized = (images / 255.0 - np.array(cifar10.MEAN)) / np.array(cifar10.STD)
   logits = np.asarray(jax.jit(state.apply_fn)(
@@ -66,6 +66,8 @@ def test_report_files_agree_with_an_independent_count(tmp_path):
     assert f'| {name} | {total} | {correct} |' in markdown
     assert f'| {name} | ' + ' | '.join(map(str, confusion[i])) + ' |' in markdown
   assert f'({np.trace(confusion)} of 37 images)' in markdown
+  assert written['selected_by'] == 'the newest checkpoint'
+  assert f'Weights of step {int(state.step)}: the newest checkpoint.' in markdown
 
 
 def test_flip_tta_changes_nothing_for_flip_symmetric_images():
