@@ -10,8 +10,11 @@
 Running the same train command again (or just --workdir) resumes from the newest checkpoint in
 the workdir, whose config.json keeps the run's config for every mode that is given no --config. On
 several hosts, every host runs the same command plus --distributed (Cloud TPU, SLURM, Open MPI)
-or --coordinator_address, --num_processes and --process_id. Each mode is one function beside
-what it runs (`MODES`); this file only parses flags, starts the backends and reports errors.
+or --coordinator_address, --num_processes and --process_id.
+
+Each mode is one function beside what it runs (`MODES`); this file parses the flags, starts the
+backends and turns errors into exit statuses. JAX, TensorFlow and the library are imported only
+after the flags (so --help is fast) and after the CPU's XLA flags are set (JAX reads them once).
 """
 
 import dataclasses
@@ -21,6 +24,8 @@ import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
+
+from resnet_jax import errors, preemption
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +90,6 @@ def parse_flags(argv):
       FLAGS.config.get('model')  # Config files load lazily; surface a load error now.
     return argv
   except Exception as e:  # Bad flags, unknown config keys, uncastable values, bad files.
-    from resnet_jax import errors
     print(f'error: {errors.flag_error_message(e, _flag_value(argv, "config"))}', file=sys.stderr)
     sys.exit(2)
 
@@ -110,21 +114,20 @@ def run(mode: Mode) -> None:
   import jax
   from configs import default
   from resnet_jax import parallel, run_config
-  from resnet_jax.errors import ConfigError
   processes = (FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
   if FLAGS.distributed or any(value is not None for value in processes):
     parallel.initialize(*processes)
   if jax.process_index() > 0:
     logging.set_verbosity(logging.WARNING)  # Process 0 logs for all of them.
   if mode.needs_workdir and not FLAGS.workdir:
-    raise ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
+    raise errors.ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
   arguments = {'workdir': FLAGS.workdir, 'config_file': None}
   if 'config' in mode.takes:
     config = FLAGS.config
     if config is None and FLAGS.workdir:  # The config of the run there, if it started.
       config = run_config.load(FLAGS.workdir, defaults=default.get_config())
     if config is None:
-      raise ConfigError('--config is required, e.g. --config configs/resnet24.py' + (
+      raise errors.ConfigError('--config is required, e.g. --config configs/resnet24.py' + (
           f' (no {run_config.FILENAME} in --workdir={FLAGS.workdir} to take it from)'
           if FLAGS.workdir else ''))
     arguments['config'] = config
@@ -140,16 +143,11 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   mode = MODES[FLAGS.mode]
   start_backends(mode)
-  from resnet_jax import preemption
-  from resnet_jax.errors import ConfigError, NonFiniteLoss
   try:
     run(mode)
-  except ConfigError as e:
+  except (errors.ConfigError, errors.NonFiniteLoss) as e:
     print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-  except NonFiniteLoss as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+    sys.exit(2 if isinstance(e, errors.ConfigError) else 1)
   except preemption.Preempted as e:
     print(e, file=sys.stderr)
     sys.exit(e.exit_code)

@@ -11,7 +11,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from resnet_jax import train, workdir_lock
-from resnet_jax.errors import ConfigError
+from resnet_jax.errors import ConfigError, NonFiniteLoss
 from tests.conftest import ROOT, tiny_config
 
 
@@ -91,7 +91,7 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(trained, tmp_pa
     copy = copy_of(workdir, tmp_path / str(steps_per_dispatch))
     exploding = tiny_config(num_epochs=3, steps_per_dispatch=steps_per_dispatch,
                             **{'optimizer.learning_rate': 1e30, 'optimizer.schedule': 'constant'})
-    with pytest.raises(errors.NonFiniteLoss, match=r'at step (9|10|11|12) is not finite') as e:
+    with pytest.raises(NonFiniteLoss, match=r'at step (9|10|11|12) is not finite') as e:
       run(exploding, copy)
     assert 'The newest checkpoint (8) is intact' in str(e.value)
     assert saved_steps(copy) == [4, 8]
