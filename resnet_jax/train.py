@@ -293,7 +293,7 @@ def _train(config, workdir, trainer: Trainer,
       if train_metrics is not None:  # Steps not logged yet: their metrics are the freshest.
         last_train = {f'train_{k}': v for k, v in train_metrics.compute().items()
                       if k in ('loss', 'accuracy')}
-      progress.end_epoch(epoch, last_train | evaluated)
+      progress.end_epoch(last_train | evaluated)
     stopping = _stop_requested(stop)
     if (stopping or early_stop or step == trainer.num_steps
         or (epoch_end and epoch % config.checkpoint_every_epochs == 0)
