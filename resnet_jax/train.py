@@ -258,8 +258,9 @@ def _train(config, workdir, trainer: Trainer,
     if startup_secs is None:  # What a user waits before training runs: imports, data, compiling.
       jax.block_until_ready(finite)
       startup_secs = time.time() - _launched()
-      logging.info('The first %d steps were done %.1f s after launch.', step - start,
-                   startup_secs)
+      logging.info('Start-up took %.1f s, from launch to the end of the first %s (imports, data '
+                   'loading, compilation).', startup_secs,
+                   'step' if step - start == 1 else f'{step - start} steps')
       writer.write_scalars(step, {'startup_seconds': startup_secs})
     check_finite()  # The previous chunk's flags: ready by now, while this chunk runs.
     unchecked.append((start, step - start, finite))
