@@ -79,6 +79,8 @@ def parse_flags(argv):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  from resnet_jax import console
+  console.quiet_logging()  # Before TensorFlow, whose Keras sets up matplotlib, which logs.
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')  # Else TensorFlow announces it at start.
   from resnet_jax import xla_flags
@@ -88,11 +90,10 @@ def main(argv):
     tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
   import jax
   from configs import default
-  from resnet_jax import caches, console, models, parallel, preemption, run_config, validation
+  from resnet_jax import caches, models, parallel, preemption, run_config, validation
   from resnet_jax.errors import ConfigError
   caches.use_compilation_cache()
 
-  console.quiet_logging()
   try:
     processes = (FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
     if FLAGS.distributed or any(value is not None for value in processes):
