@@ -20,8 +20,8 @@ from clu import metric_writers, periodic_actions
 from jax.experimental import multihost_utils
 
 from resnet_jax import (checkpoints, cifar10, console, device_data, early_stopping,
-                        input_pipeline, models, optim, parallel, plots, preemption, reports,
-                        run_config, steps, validation, workdir_lock)
+                        input_pipeline, models, optim, parallel, plots, preemption, profiling,
+                        reports, run_config, steps, validation, workdir_lock)
 from resnet_jax.errors import ConfigError
 
 
@@ -99,11 +99,13 @@ class Trainer:
 
   def chunk_end(self, start: int) -> int:
     """Where the chunk of steps from `start` ends: after `steps_per_dispatch` steps, or at the
-    first epoch end, log step, checkpoint step or end of training before that."""
+    first epoch end, log step, checkpoint step, profiled steps' bound or end of training before
+    that."""
     config = self.config
     ends = [start + self.steps.steps_per_dispatch, self.num_steps,
             _next_multiple(start, self.steps_per_epoch),
             _next_multiple(start, config.log_every_steps)]
+    ends += [bound for bound in profiling.boundaries(config.profile_steps) if bound > start]
     if config.checkpoint_every_steps:
       ends.append(_next_multiple(start, config.checkpoint_every_steps))
     return min(ends)
@@ -195,6 +197,7 @@ def train_and_evaluate(config, workdir: str) -> steps.TrainState:
 
 def _train(config, workdir, trainer: Trainer,
            stop: preemption.StopRequest) -> steps.TrainState:
+  profile = profiling.StepTrace(workdir, config.profile_steps, trainer.num_steps)
   writer = metric_writers.create_default_writer(workdir, just_logging=jax.process_index() > 0)
   writer.write_hparams(config.to_dict() | {'model': str(config.model.to_dict())})
   manager = checkpoints.create_manager(workdir, config.keep_checkpoints)
@@ -254,7 +257,9 @@ def _train(config, workdir, trainer: Trainer,
   start, startup_secs = first_step, None
   while start < trainer.num_steps:
     step = trainer.chunk_end(start)
+    profile.before_chunk(start, state)
     state, chunk_metrics, finite = trainer.train_chunk(state, start, step)
+    profile.after_chunk(step, state)
     if startup_secs is None:  # What a user waits before training runs: imports, data, compiling.
       jax.block_until_ready(finite)
       startup_secs = time.time() - _launched()
