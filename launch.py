@@ -102,11 +102,11 @@ def start_backends(mode: Mode) -> None:
   from resnet_jax import xla_flags
   xla_flags.use_fast_cpu_flags()
   from resnet_jax import caches, console
+  console.quiet_logging()  # Before TensorFlow, whose Keras sets up matplotlib, which logs.
   if mode.uses_tensorflow:
     import tensorflow as tf
     tf.config.set_visible_devices([], 'GPU')
   caches.use_compilation_cache()
-  console.quiet_logging()
 
 
 def run(mode: Mode) -> None:

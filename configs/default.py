@@ -142,6 +142,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.checkpoint_every_steps = 0  # Also checkpoint every this many steps; 0 = off.
   config.keep_checkpoints = 3
   config.nonfinite_loss = 'stop'  # stop | skip: what a NaN/inf loss or gradient does.
+  # (after, count): a JAX profiler trace of `count` training steps after the first `after` (so
+  # (10, 5) traces steps 11-15, past compilation) in <workdir>/plugins/profile; count 0 = off.
+  config.profile_steps = (0, 0)
 
   config.benchmark = ml_collections.ConfigDict()  # --mode=benchmark
   config.benchmark.warmup_steps = 2  # Untimed steps (and pipeline batches) before timing.

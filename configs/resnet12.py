@@ -5,8 +5,9 @@
   python launch.py --config configs/resnet12.py --workdir runs/resnet12
 
 Source's figure: none recorded with this design.
-Measured here: in bf16, 88.04% at epoch 90 on the JPEG copy of CIFAR-10 on one H100 (main at
-625ffbe; the run was stopped by a time box at epoch 99.6, so 100 epochs are not measured yet):
+Measured here: in bf16, 88.04% at epoch 90 on the JPEG copy of CIFAR-10 on one H100 (an earlier
+version of the code; the run was stopped by a time box at epoch 99.6, so 100 epochs are not
+measured yet):
   python launch.py --config configs/resnet12.py --workdir runs/resnet12 \
       --config.half_precision=True --config.data.dir=path/to/cifar10_jpeg
 """

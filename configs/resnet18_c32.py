@@ -7,8 +7,9 @@ divided by 10 every 30 epochs (configs/default.py's step schedule), the classic 
   python launch.py --config configs/resnet18_c32.py --workdir runs/resnet18_c32
 
 Source's figure: none recorded with this design.
-Measured here: in bf16, 88.15% at epoch 70 on the JPEG copy of CIFAR-10 on one H100 (main at
-625ffbe; the run was stopped by a time box at epoch 79.8, so 100 epochs are not measured yet):
+Measured here: in bf16, 88.15% at epoch 70 on the JPEG copy of CIFAR-10 on one H100 (an earlier
+version of the code; the run was stopped by a time box at epoch 79.8, so 100 epochs are not
+measured yet):
   python launch.py --config configs/resnet18_c32.py --workdir runs/resnet18_c32 \
       --config.half_precision=True --config.data.dir=path/to/cifar10_jpeg
 """

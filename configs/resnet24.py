@@ -7,7 +7,7 @@ epochs at batch 128.
 
 Source's figure: 95.01% CIFAR-10 test accuracy.
 Measured here: not measured yet at batch 128. Scaled to batch 512 (learning rate 0.04) in bf16,
-91.58% on the JPEG copy of CIFAR-10 in 5 min 25 s on one H100 (main at 625ffbe):
+91.58% on the JPEG copy of CIFAR-10 in 5 min 25 s on one H100 (an earlier version of the code):
   python launch.py --config configs/resnet24.py --workdir runs/resnet24_b512 \
       --config.batch_size=512 --config.optimizer.learning_rate=0.04 \
       --config.half_precision=True --config.data.dir=path/to/cifar10_jpeg

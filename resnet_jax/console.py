@@ -5,7 +5,7 @@ only decides what a person reads.
 The training loop calls, on process 0 (`Progress(enabled=False)` elsewhere):
   print(setup_line(...))              once, before the first step;
   progress.update(step)               at any step boundaries: every step or every chunk of steps;
-  progress.end_epoch(epoch, metrics)  after an epoch's evaluation;
+  progress.end_epoch(metrics)         after an epoch's evaluation (and after the last, partial one);
   print(closing_block(...))           after the final reports.
 `quiet_logging()` (from launch.py) removes third-party INFO chatter from the log; `print_summary`
 is --mode=summary.
@@ -96,20 +96,28 @@ def setup_line(*, num_devices: int, platform: str, model_config, num_params: int
   steps = f'{num_steps:,} steps'
   if first_step:
     steps = f'steps {first_step + 1:,}-{num_steps:,}'
-  epochs = num_steps / steps_per_epoch
+  epochs = epoch_count(num_steps, steps_per_epoch)
   images = f'{num_train:,} train images'
   if num_val:
     images = (f'{num_train:,} train + {num_val:,} validation images'
               + (f' ({val_note})' if val_note else ''))
   return (f'{num_devices} {platform} device{"s" if num_devices > 1 else ""} | '
           f'{design(model_config)} | {num_params:,} parameters | {data}, {images}, '
-          f'{pipeline} pipeline | {steps} ({epochs:g} epoch{"s" if epochs != 1 else ""} '
+          f'{pipeline} pipeline | {steps} ({epochs} epoch{"s" if epochs != "1" else ""} '
           f'of {steps_per_epoch:,}, batch {batch_size})')
+
+
+def epoch_count(num_steps: int, steps_per_epoch: int) -> str:
+  """A run's length in epochs: '200', or '2.5' and '0.0333' when it ends mid-epoch."""
+  epochs = num_steps / steps_per_epoch
+  return str(int(epochs)) if epochs.is_integer() else significant(epochs, 3)
 
 
 class Progress:
   """A progress bar for the current epoch with images/s and the run's ETA.
 
+  The epoch total is the run's real length, fractional if it ends mid-epoch ('epoch 3/2.5'), and
+  the last, partial epoch's bar counts the steps that epoch trains, so it too ends at 100%.
   `update(step)` may come at any step boundary, e.g. once per chunk of steps. On a terminal the
   bar is redrawn in place (at most every `redraw_secs`); elsewhere (pytest, CI, `| tee`) it is a
   plain line at most every `line_secs`, so logs stay readable. Rates start at the first update,
@@ -126,6 +134,7 @@ class Progress:
     self.interval = redraw_secs if self.tty else line_secs
     self.clock = clock
     self.step = first_step
+    self._total = epoch_count(num_steps, steps_per_epoch)
     self._run_mark = None  # (step, time) of the first update: rates and the ETA count from it.
     self._epoch_mark = None  # (step, time) where this epoch's images/s counts from.
     self._shown_at = None if self.tty else clock()  # When the bar was last drawn.
@@ -146,15 +155,20 @@ class Progress:
     step, start = self._run_mark
     return (self.num_steps - self.step) * (self.clock() - start) / (self.step - step)
 
+  def _epoch(self) -> int:
+    """The epoch that `self.step` is in (1-based; its last step counts in it)."""
+    return max(1, -(-self.step // self.steps_per_epoch))
+
   def bar(self) -> str:
     """'epoch 3/200 [########----------------]  35% 137/390  612 img/s  ETA 3h12m'."""
-    epoch = max(1, -(-self.step // self.steps_per_epoch))  # The epoch `step` is in.
-    done = self.step - (epoch - 1) * self.steps_per_epoch
-    fraction = done / self.steps_per_epoch
+    epoch = self._epoch()
+    first = (epoch - 1) * self.steps_per_epoch  # Steps done before this epoch.
+    done = self.step - first
+    steps = min(self.steps_per_epoch, self.num_steps - first)  # Fewer in a last, partial epoch.
+    fraction = done / steps
     filled = int(fraction * BAR_WIDTH)
-    head = (f'epoch {epoch}/{self.num_steps // self.steps_per_epoch} '
-            f'[{"#" * filled}{"-" * (BAR_WIDTH - filled)}] {fraction:4.0%} '
-            f'{done}/{self.steps_per_epoch}')
+    head = (f'epoch {epoch}/{self._total} '
+            f'[{"#" * filled}{"-" * (BAR_WIDTH - filled)}] {fraction:4.0%} {done}/{steps}')
     return '  '.join([head] + self._rates())
 
   def _rates(self) -> list[str]:
@@ -181,13 +195,14 @@ class Progress:
       self.stream.write(self.bar() + '\n')
     self.stream.flush()
 
-  def end_epoch(self, epoch: int, metrics: dict) -> None:
-    """Replaces the bar with the epoch's line: its metrics, images/s and the run's ETA.
+  def end_epoch(self, metrics: dict) -> None:
+    """Replaces the bar with the line of the epoch just trained: its metrics, images/s and the
+    run's ETA.
 
-    Call it after the epoch's evaluation (its time then counts in the ETA); the next epoch's
-    images/s counts from here.
+    Call it after the epoch's evaluation (its time then counts in the ETA), and after the last
+    steps of a run that ends mid-epoch; the next epoch's images/s counts from here.
     """
-    line = '  '.join([f'epoch {epoch}/{self.num_steps // self.steps_per_epoch}',
+    line = '  '.join([f'epoch {self._epoch()}/{self._total}',
                       format_metrics(metrics)] + self._rates())
     self._epoch_mark = (self.step, self.clock())
     if not self.enabled:

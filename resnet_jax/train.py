@@ -21,7 +21,7 @@ from jax.experimental import multihost_utils
 
 from resnet_jax import (checkpoints, cifar10, console, device_data, early_stopping,
                         input_pipeline, models, optim, parallel, pipelines, plots, preemption,
-                        reports, run_config, steps, validation, workdir_lock)
+                        profiling, reports, run_config, steps, validation, workdir_lock)
 from resnet_jax.errors import ConfigError, NonFiniteLoss
 
 
@@ -91,11 +91,13 @@ class Trainer:
 
   def chunk_end(self, start: int) -> int:
     """Where the chunk of steps from `start` ends: after `steps_per_dispatch` steps, or at the
-    first epoch end, log step, checkpoint step or end of training before that."""
+    first epoch end, log step, checkpoint step, profiled steps' bound or end of training before
+    that."""
     config = self.config
     ends = [start + self.steps.steps_per_dispatch, self.num_steps,
             _next_multiple(start, self.steps_per_epoch),
             _next_multiple(start, config.log_every_steps)]
+    ends += [bound for bound in profiling.boundaries(config.profile_steps) if bound > start]
     if config.checkpoint_every_steps:
       ends.append(_next_multiple(start, config.checkpoint_every_steps))
     return min(ends)
@@ -170,6 +172,7 @@ def train_and_evaluate(config, workdir: str) -> steps.TrainState:
 
 def _train(config, workdir, trainer: Trainer,
            stop: preemption.StopRequest) -> steps.TrainState:
+  profile = profiling.StepTrace(workdir, config.profile_steps, trainer.num_steps)
   writer = metric_writers.create_default_writer(workdir, just_logging=jax.process_index() > 0)
   writer.write_hparams(config.to_dict() | {'model': str(config.model.to_dict())})
   manager = checkpoints.create_manager(workdir, config.keep_checkpoints)
@@ -231,12 +234,15 @@ def _train(config, workdir, trainer: Trainer,
   start, startup_secs = first_step, None
   while start < trainer.num_steps:
     step = trainer.chunk_end(start)
+    profile.before_chunk(start, state)
     state, chunk_metrics, finite = trainer.train_chunk(state, start, step)
+    profile.after_chunk(step, state)
     if startup_secs is None:  # What a user waits before training runs: imports, data, compiling.
       jax.block_until_ready(finite)
       startup_secs = time.time() - _launched()
-      logging.info('The first %d steps were done %.1f s after launch.', step - start,
-                   startup_secs)
+      logging.info('Start-up took %.1f s, from launch to the end of the first %s (imports, data '
+                   'loading, compilation).', startup_secs,
+                   'step' if step - start == 1 else f'{step - start} steps')
       writer.write_scalars(step, {'startup_seconds': startup_secs})
     check_finite()  # The previous chunk's flags: ready by now, while this chunk runs.
     unchecked.append((start, step - start, finite))
@@ -269,7 +275,7 @@ def _train(config, workdir, trainer: Trainer,
       if train_metrics is not None:  # Steps not logged yet: their metrics are the freshest.
         last_train = {f'train_{k}': v for k, v in train_metrics.compute().items()
                       if k in ('loss', 'accuracy')}
-      progress.end_epoch(epoch, last_train | evaluated)
+      progress.end_epoch(last_train | evaluated)
     stopping = _stop_requested(stop)
     if (stopping or early_stop or step == trainer.num_steps
         or (epoch_end and epoch % config.checkpoint_every_epochs == 0)

@@ -147,6 +147,11 @@ def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
   check_choice('optimizer.name', config.optimizer.name, optim.OPTIMIZERS)
   check_choice('optimizer.schedule', config.optimizer.schedule, optim.SCHEDULES)
   check_choice('nonfinite_loss', config.nonfinite_loss, ('stop', 'skip'))
+  profile = config.profile_steps
+  if not (isinstance(profile, (tuple, list)) and len(profile) == 2
+          and all(_is_int(v) and v >= 0 for v in profile)):
+    raise ConfigError(f'config.profile_steps={profile!r}: expected two integers >= 0, '
+                      '(after, count), e.g. 10,5 to trace steps 11-15; 0,0 = off')
   check_choice('data.pipeline', config.data.pipeline, pipelines.CHOICES)
   check_choice('augment.crop_fill', config.augment.crop_fill, ('zero', 'reflect'))
   side = cifar10.IMAGE_SHAPE[0]

@@ -63,7 +63,7 @@ def test_terminal_bar_is_redrawn_in_place_with_images_per_sec_and_eta():
   assert stream.getvalue().count('\r') == 2
   clock.now = 2.0
   bar.update(10)
-  bar.end_epoch(1, {'train_loss': 1.23456, 'test_accuracy': 0.5})
+  bar.end_epoch({'train_loss': 1.23456, 'test_accuracy': 0.5})
   lines = stream.getvalue().split('\n')
   assert '[########################] 100% 10/10' in lines[0]
   assert lines[0].endswith('epoch 1/4  train_loss 1.235  test_accuracy 0.5  36 img/s  ETA 7s')
@@ -76,7 +76,7 @@ def test_without_a_terminal_there_are_no_carriage_returns_and_few_lines():
     clock.now = float(step)
     bar.update(step)
     if step % 10 == 0:
-      bar.end_epoch(step // 10, {'test_accuracy': 0.25})
+      bar.end_epoch({'test_accuracy': 0.25})
   output = stream.getvalue()
   assert '\r' not in output and '\x1b' not in output
   assert output.splitlines() == ['epoch 1/4  test_accuracy 0.25  8 img/s  ETA 30s',
@@ -90,7 +90,7 @@ def test_without_a_terminal_there_are_no_carriage_returns_and_few_lines():
 def test_disabled_progress_prints_nothing():
   bar, _, stream = progress(tty=True, enabled=False)
   bar.update(3)
-  bar.end_epoch(1, {'test_accuracy': 0.5})
+  bar.end_epoch({'test_accuracy': 0.5})
   assert stream.getvalue() == ''
 
 
