@@ -81,8 +81,8 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')  # Else TensorFlow announces it at start.
-  from resnet_jax import xla_flags
-  xla_flags.use_fast_cpu_flags()  # Before JAX starts its backends.
+  from resnet_jax import cpu_tuning
+  cpu_tuning.use_fast_cpu_flags()  # Before JAX starts its backends.
   if FLAGS.mode != 'summary':  # Summary reads no data: TensorFlow would take 3.5 s to import.
     import tensorflow as tf  # Heavy imports after flag parsing keep --help fast.
     tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
@@ -116,7 +116,8 @@ def main(argv):
               if FLAGS.workdir else ''))
     if FLAGS.mode == 'summary':
       validation.check_design(config.model)
-      table, count = models.layer_table(models.create_model(config.model))
+      table, count = models.layer_table(models.create_model(
+          config.model, relu=cpu_tuning.relu_form(config.model.relu)))
       budget = config.model.max_params
       if jax.process_index() == 0:
         print(table)
