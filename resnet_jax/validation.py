@@ -66,15 +66,15 @@ def number(*, above=None, at_least=None, below=None, at_most=None, integer=False
   return Rule(accepts, f'must be {what}{bounds}' + (f' ({note})' if note else ''))
 
 
-def integer(**bounds) -> Rule:
-  return number(integer=True, **bounds)
+def integer(**options) -> Rule:
+  return number(integer=True, **options)
 
 
 def cadence(unit: str, *, may_be_off: bool = False) -> Rule:
   """How often something happens, in the unit that ends the field's name (`..._every_epochs`,
   `..._every_steps`): a whole number of them; 0 = never, where `may_be_off`."""
-  return number(integer=True, at_least=0 if may_be_off else None, above=None if may_be_off else 0,
-                what=f'a whole number of {unit}', note='0 = off' if may_be_off else None)
+  bounds = {'at_least': 0} if may_be_off else {'above': 0}
+  return integer(**bounds, what=f'a whole number of {unit}', note='0 = off' if may_be_off else None)
 
 
 def choice(*allowed: str) -> Rule:
@@ -91,7 +91,7 @@ TEXT = Rule(lambda value: isinstance(value, str), 'must be a string')
 POSITIVE_INTS = Rule(lambda value: _ints(value, 1),
                      'expected a non-empty list of positive integers')
 KERNEL = Rule(lambda value: (_is_int(value) and value > 0) or _ints(value, 1),
-              'a kernel size must be a positive integer, or a list of them (one per layer)')
+              'must be a positive integer, or a list of them (one per residual layer)')
 FRACTION = number(at_least=0, below=1)  # [0, 1).
 PROBABILITY = number(at_least=0, at_most=1)  # [0, 1].
 SHARE = number(above=0, at_most=1, what='a fraction', note='1 = all of it')  # Of a dataset.
