@@ -99,8 +99,8 @@ def start_backends(mode: Mode) -> None:
   XLA flags and the compilation cache: all before JAX starts its backends."""
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')  # Else TensorFlow announces it at start.
-  from resnet_jax import xla_flags
-  xla_flags.use_fast_cpu_flags()
+  from resnet_jax import cpu_tuning
+  cpu_tuning.use_fast_cpu_flags()
   from resnet_jax import caches, console
   console.quiet_logging()  # Before TensorFlow, whose Keras sets up matplotlib, which logs.
   if mode.uses_tensorflow:

@@ -22,7 +22,7 @@ from ml_collections import config_flags
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from resnet_jax import xla_flags  # pylint: disable=wrong-import-position
+from resnet_jax import cpu_tuning  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', str(ROOT / 'configs' / 'resnet24.py'),
@@ -32,7 +32,7 @@ flags.DEFINE_integer('rounds', 7, 'Rounds of one step per variant.')
 flags.DEFINE_list('variants', ['torch_eager', 'torch_compile', 'jax_default_xla', 'jax_plain',
                                'jax_auto'], 'Which variants, first = the reference.')
 
-CPU_FLAGS = ' '.join(xla_flags.CPU_FLAGS)
+CPU_FLAGS = ' '.join(cpu_tuning.CPU_FLAGS)
 # name: (description, resnet_jax config overrides or None for PyTorch, extra args, XLA_FLAGS).
 VARIANTS = {
     'torch_eager': ('PyTorch eager', None, [], None),

@@ -37,8 +37,8 @@ def median_ms(fn, *args) -> float:
 
 def main(argv):
   del argv
-  from resnet_jax import xla_flags  # pylint: disable=import-outside-toplevel
-  xla_flags.use_fast_cpu_flags()  # Before JAX starts its backends.
+  from resnet_jax import cpu_tuning  # pylint: disable=import-outside-toplevel
+  cpu_tuning.use_fast_cpu_flags()  # Before JAX starts its backends.
   import jax  # pylint: disable=import-outside-toplevel
   from resnet_jax import cifar10, models  # pylint: disable=import-outside-toplevel
 

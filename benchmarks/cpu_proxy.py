@@ -28,9 +28,9 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from resnet_jax import xla_flags  # pylint: disable=g-import-not-at-top
+from resnet_jax import cpu_tuning  # pylint: disable=g-import-not-at-top
 
-xla_flags.use_fast_cpu_flags()  # Before JAX starts, as launch.py.
+cpu_tuning.use_fast_cpu_flags()  # Before JAX starts, as launch.py.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import tensorflow as tf  # pylint: disable=g-import-not-at-top

@@ -15,8 +15,8 @@ config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py).')
 
 def main(argv):
   del argv
-  from resnet_jax import xla_flags  # Before JAX starts its backends.
-  xla_flags.use_fast_cpu_flags()
+  from resnet_jax import cpu_tuning  # Before JAX starts its backends.
+  cpu_tuning.use_fast_cpu_flags()
   from resnet_jax import benchmark, parallel
   _, run_train_step, _ = benchmark.compiled_steps(FLAGS.config, parallel.make_mesh())
   serve(run_train_step, FLAGS.config.benchmark.warmup_steps)

@@ -24,7 +24,6 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.conv_kernel = config_dict.FieldReference(3, field_type=object)
   config.model.skip_kernel = config_dict.FieldReference(1, field_type=object)
   config.model.pool = 0  # P: average-pool window; 0 = global average pooling.
-  config.model.num_classes = 10
   config.model.max_params = 5_000_000  # Designs above this are refused; 0 = no limit.
   # DropBlock after every residual block: its final rate (0 = off), reached linearly from 0 over
   # the run as in its paper, and the block side. Dropout on the pooled features (0 = off).
@@ -136,10 +135,13 @@ def get_config() -> ml_collections.ConfigDict:
   # Training steps per call to the device (a loop on device between host interactions); 0 =
   # auto: 1 on CPU, where a step takes seconds, 32 on GPU and TPU.
   config.steps_per_dispatch = 0
+  # Cadences, each a whole number of the unit its name ends with (steps or epochs); evaluation
+  # and checkpoints also happen at the end. checkpoint_every_steps adds step checkpoints to the
+  # epoch ones; 0 = off.
   config.log_every_steps = 100
   config.eval_every_epochs = 1
   config.checkpoint_every_epochs = 1
-  config.checkpoint_every_steps = 0  # Also checkpoint every this many steps; 0 = off.
+  config.checkpoint_every_steps = 0
   config.keep_checkpoints = 3
   config.nonfinite_loss = 'stop'  # stop | skip: what a NaN/inf loss or gradient does.
   # (after, count): a JAX profiler trace of `count` training steps after the first `after` (so

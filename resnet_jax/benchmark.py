@@ -16,7 +16,7 @@ import time
 import jax
 import numpy as np
 
-from resnet_jax import (cifar10, device_data, input_pipeline, models, parallel, train,
+from resnet_jax import (cifar10, cpu_tuning, device_data, input_pipeline, parallel, train,
                         validation)
 
 
@@ -102,6 +102,7 @@ def input_pipeline_images_per_sec(config, images, labels) -> float:
 def run(config, workdir: str | None = None) -> dict:
   """Benchmarks `config` on every device; writes `workdir/benchmark.json` if a workdir is given."""
   mesh = parallel.make_mesh()
+  validation.check_benchmark(config)
   validation.check_config(config, num_devices=mesh.size, process_count=jax.process_count())
   images, labels = device_data.synthetic(config.benchmark.dataset_size, config.seed)
   trainer = train.Trainer(config, mesh, data={
@@ -111,7 +112,7 @@ def run(config, workdir: str | None = None) -> dict:
       'backend': jax.default_backend(), 'device_kind': jax.devices()[0].device_kind,
       'num_devices': mesh.size, 'batch_size': config.batch_size,
       'eval_batch_size': config.eval_batch_size, 'half_precision': config.half_precision,
-      'relu': models.relu_form(config.model), 'pipeline': trainer.pipeline,
+      'relu': cpu_tuning.relu_form(config.model.relu), 'pipeline': trainer.pipeline,
       'steps_per_dispatch': trainer.steps.steps_per_dispatch,
       'xla_flags': os.environ.get('XLA_FLAGS', ''),
   }

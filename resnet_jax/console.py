@@ -19,7 +19,7 @@ import time
 import jax
 from absl import logging
 
-from resnet_jax import models, validation
+from resnet_jax import cpu_tuning, models, validation
 
 BAR_WIDTH = 24
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep  # resnet_jax's own log records.
@@ -216,7 +216,8 @@ def print_summary(config) -> None:
   """--mode=summary: the layer table and the trainable parameter count of a valid design (one
   over the budget is shown, with a note)."""
   validation.check_design(config.model)
-  table, count = models.layer_table(models.create_model(config.model))
+  table, count = models.layer_table(models.create_model(
+      config.model, relu=cpu_tuning.relu_form(config.model.relu)))
   budget = config.model.max_params
   if jax.process_index() == 0:
     print(table)

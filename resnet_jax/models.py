@@ -1,7 +1,7 @@
 """The parameterized CIFAR ResNet (Flax, NHWC) and its trainable-parameter count."""
 
 import functools
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -25,15 +25,8 @@ def select_relu(x):
   return jnp.where(x > 0, x, 0)
 
 
-# config.model.relu -> the activation; 'auto' (see `relu_form`) picks one of them.
+# The ReLU forms; config.model.relu is one of them, or 'auto' (see `cpu_tuning.relu_form`).
 RELUS = {'max': nn.relu, 'select': select_relu}
-
-
-def relu_form(model_config) -> str:
-  """The ReLU form `create_model` builds here: 'auto' is 'select' on CPU, 'max' elsewhere."""
-  if model_config.relu == 'auto':
-    return 'select' if jax.default_backend() == 'cpu' else 'max'
-  return model_config.relu
 
 
 def dirac_init(base_init=nn.linear.default_kernel_init):
@@ -97,7 +90,7 @@ class BasicBlock(nn.Module):
   skip_kernel: int
   strides: int
   norm: Any
-  relu: Any  # The activation.
+  activation: Callable
   dtype: Any = jnp.float32
   kernel_init: Any = nn.linear.default_kernel_init
 
@@ -106,14 +99,14 @@ class BasicBlock(nn.Module):
     conv = functools.partial(nn.Conv, self.channels, use_bias=False, padding='SAME',
                              dtype=self.dtype, kernel_init=self.kernel_init)
     f = (self.conv_kernel, self.conv_kernel)
-    y = self.relu(self.norm()(conv(f, strides=self.strides)(x)))
+    y = self.activation(self.norm()(conv(f, strides=self.strides)(x)))
     y = self.norm()(conv(f)(y))
     shortcut = x
     if self.strides != 1 or x.shape[-1] != self.channels:
       k = (self.skip_kernel, self.skip_kernel)
       shortcut = self.norm(name='shortcut_norm')(
           conv(k, strides=self.strides, name='shortcut_conv')(x))
-    return self.relu(y + shortcut)
+    return self.activation(y + shortcut)
 
 
 class DropBlock(nn.Module):
@@ -140,7 +133,7 @@ class DropBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-  """Stem, N residual layers of B_i blocks of width C_i, average pool P, Dense.
+  """Stem, N residual layers of B_i blocks of width C_i, average pool P, Dense to the 10 classes.
 
   `whitening` puts a fixed patch-whitening layer and the activation before the stem conv.
 
@@ -153,11 +146,10 @@ class ResNet(nn.Module):
   conv_kernels: Sequence[int]
   skip_kernels: Sequence[int]
   pool: int = 0
-  num_classes: int = cifar10.NUM_CLASSES
   dropblock_size: int = 0
   dropout: float = 0.0
-  # The activation: nn.relu, `select_relu` (same values, faster on CPU), or a GELU.
-  relu: Any = nn.relu
+  # nn.relu, `select_relu` (the same values, faster on CPU), or a GELU.
+  activation: Callable = nn.relu
   bn_scale: bool = True  # False: BatchNorm's scale is fixed at 1 (no parameter).
   whitening: bool = False  # A `PatchWhitening` layer first.
   kernel_init: Any = nn.linear.default_kernel_init  # Of every conv.
@@ -169,16 +161,16 @@ class ResNet(nn.Module):
                              epsilon=1e-5, use_scale=self.bn_scale, dtype=self.dtype)
     x = x.astype(self.dtype)
     if self.whitening:
-      x = self.relu(PatchWhitening(dtype=self.dtype, name='stem_whitening')(x))
+      x = self.activation(PatchWhitening(dtype=self.dtype, name='stem_whitening')(x))
     x = nn.Conv(self.channels[0], (3, 3), use_bias=False, padding='SAME', dtype=self.dtype,
                 kernel_init=self.kernel_init, name='stem_conv')(x)
-    x = self.relu(norm(name='stem_norm')(x))
+    x = self.activation(norm(name='stem_norm')(x))
     for i, (num_blocks, width) in enumerate(zip(self.blocks, self.channels)):
       for j in range(num_blocks):
         x = BasicBlock(width, self.conv_kernels[i], self.skip_kernels[i],
-                       strides=2 if i > 0 and j == 0 else 1, norm=norm, relu=self.relu,
-                       dtype=self.dtype, kernel_init=self.kernel_init,
-                       name=f'layer{i + 1}_block{j + 1}')(x)
+                       strides=2 if i > 0 and j == 0 else 1, norm=norm,
+                       activation=self.activation, dtype=self.dtype,
+                       kernel_init=self.kernel_init, name=f'layer{i + 1}_block{j + 1}')(x)
         if self.dropblock_size:
           x = DropBlock(self.dropblock_size)(x, dropblock_rate, deterministic=not train)
     if self.pool:
@@ -188,7 +180,7 @@ class ResNet(nn.Module):
       x = jnp.mean(x, axis=(1, 2))
     if self.dropout:
       x = nn.Dropout(self.dropout, deterministic=not train)(x)
-    return nn.Dense(self.num_classes, dtype=self.dtype, name='head')(x).astype(jnp.float32)
+    return nn.Dense(cifar10.NUM_CLASSES, dtype=self.dtype, name='head')(x).astype(jnp.float32)
 
 
 def per_layer(value, num_layers: int) -> tuple[int, ...]:
@@ -196,23 +188,22 @@ def per_layer(value, num_layers: int) -> tuple[int, ...]:
   return tuple(value) if isinstance(value, (tuple, list)) else (value,) * num_layers
 
 
-def activation(model_config):
-  """The activation function `config.model` asks for (ReLU in the form `relu_form` picks)."""
-  if model_config.activation == 'gelu':
-    return functools.partial(nn.gelu, approximate=False)
-  return RELUS[relu_form(model_config)]
+def create_model(model_config, *, relu: str = 'max', dtype=jnp.float32) -> ResNet:
+  """The ResNet that `config.model` describes (validate it first: `validation.check_model`).
 
-
-def create_model(model_config, *, dtype=jnp.float32) -> ResNet:
-  """The ResNet that `config.model` describes (validate it first: `validation.check_model`)."""
+  `relu` is the ReLU form (`RELUS`), which a run takes from config.model.relu resolved for its
+  backend by `cpu_tuning.relu_form`; either form has the same values and parameters. Unused
+  under activation='gelu'.
+  """
+  activation = (functools.partial(nn.gelu, approximate=False)
+                if model_config.activation == 'gelu' else RELUS[relu])
   n = len(model_config.blocks)
   return ResNet(blocks=tuple(model_config.blocks), channels=tuple(model_config.channels),
                 conv_kernels=per_layer(model_config.conv_kernel, n),
                 skip_kernels=per_layer(model_config.skip_kernel, n), pool=model_config.pool,
-                num_classes=model_config.num_classes,
                 dropblock_size=model_config.dropblock_size if model_config.dropblock_rate else 0,
                 dropout=model_config.dropout,
-                relu=activation(model_config), bn_scale=model_config.bn_scale,
+                activation=activation, bn_scale=model_config.bn_scale,
                 whitening=model_config.whitening,
                 kernel_init=(dirac_init() if model_config.dirac_init
                              else nn.linear.default_kernel_init),

@@ -6,6 +6,7 @@ import json
 import os
 
 import ml_collections
+from absl import logging
 
 FILENAME = 'config.json'
 
@@ -27,20 +28,36 @@ def _tuples(value):
   return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
+def _known(saved: dict, defaults: ml_collections.ConfigDict, path: str,
+           prefix: str = 'config.') -> dict:
+  """`saved` without the fields that `defaults` no longer has, each dropped with a warning."""
+  known = {}
+  for name, value in saved.items():
+    if name not in defaults:
+      logging.warning('Ignoring %s%s=%r in %s: it is no longer a config field.',
+                      prefix, name, value, path)
+    elif isinstance(value, dict) and isinstance(defaults[name], ml_collections.ConfigDict):
+      known[name] = _known(value, defaults[name], path, f'{prefix}{name}.')
+    else:
+      known[name] = value
+  return known
+
+
 def load(workdir: str, defaults: ml_collections.ConfigDict | None = None
          ) -> ml_collections.ConfigDict | None:
   """The config saved in `workdir` (locked, like --config's), or None if there is none.
 
-  With `defaults` (configs/default.py's), a field the saved file lacks, because an older
-  version of the project wrote it, takes its default, which keeps the old behaviour.
+  With `defaults` (configs/default.py's), the saved config is merged onto them, so that a config
+  an older version of the project wrote still loads: a field it lacks takes its default, which
+  keeps the old behaviour, and a field that no longer exists is dropped, with a warning.
   """
   path = os.path.join(workdir, FILENAME)
   if not os.path.exists(path):
     return None
   with open(path) as f:
-    saved = ml_collections.ConfigDict(_tuples(json.load(f)))
+    saved = _tuples(json.load(f))
   if defaults is None:
-    return saved.lock()
+    return ml_collections.ConfigDict(saved).lock()
   config = copy.deepcopy(defaults)
-  config.update(saved)
+  config.update(ml_collections.ConfigDict(_known(saved, defaults, path)))
   return config.lock()

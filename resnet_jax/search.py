@@ -16,7 +16,7 @@ from typing import NamedTuple
 import jax
 from absl import logging
 
-from resnet_jax import cifar10, models, train, validation
+from resnet_jax import cifar10, cpu_tuning, models, train, validation
 from resnet_jax.errors import ConfigError
 
 
@@ -68,7 +68,7 @@ class Design(NamedTuple):
 
 
 @functools.cache
-def _twin_counts(channels, conv_kernel, skip_kernel, pool, num_classes, bn_scale, whitening):
+def _twin_counts(channels, conv_kernel, skip_kernel, pool, bn_scale, whitening):
   """Parameters of the design with two blocks per layer, and of each layer's second block.
 
   Every block after a layer's first has the same parameters, so a design's count is affine in
@@ -77,7 +77,7 @@ def _twin_counts(channels, conv_kernel, skip_kernel, pool, num_classes, bn_scale
   n = len(channels)
   params = models.abstract_variables(models.ResNet(
       blocks=(2,) * n, channels=channels, conv_kernels=conv_kernel, skip_kernels=skip_kernel,
-      pool=pool, num_classes=num_classes, bn_scale=bn_scale, whitening=whitening))['params']
+      pool=pool, bn_scale=bn_scale, whitening=whitening))['params']
   return models.count_params(params), tuple(
       models.count_params(params[f'layer{i + 1}_block2']) for i in range(n))
 
@@ -86,8 +86,7 @@ def count_params(design: Design, model_config) -> int:
   """The design's trainable parameters with `config.model`'s other options (equal to
   `models.trainable_params` of its model)."""
   twin, repeated = _twin_counts(design.channels, design.conv_kernel, design.skip_kernel,
-                                design.pool, model_config.num_classes, model_config.bn_scale,
-                                model_config.whitening)
+                                design.pool, model_config.bn_scale, model_config.whitening)
   return twin + sum((b - 2) * r for b, r in zip(design.blocks, repeated))
 
 
@@ -217,7 +216,8 @@ def run(config, workdir: str | None, config_file: str | None = None) -> list[dic
                             process_count=jax.process_count())
   counted = time.time() - start
   for row in rows:
-    row['flops'] = models.flops_per_image(models.create_model(row['design'].apply(config).model))
+    row['flops'] = models.flops_per_image(models.create_model(
+        row['design'].apply(config).model, relu=cpu_tuning.relu_form(config.model.relu)))
   logging.info('Search: designs counted in %.1fs, FLOPs of %d in %.1fs.', counted, len(rows),
                time.time() - start - counted)
   for row, proxy in zip(rows, proxies):

@@ -1,66 +1,234 @@
-"""Checks of a config before any work starts, each refusal a one-line `ConfigError`."""
+"""Checks of a config before any work starts, each refusal a one-line `ConfigError`.
+
+Every field of configs/default.py has one rule in `RULES` (what kind of value, in what range),
+and the checks walk the config's own fields through them, so a new field cannot go unchecked
+(tests/test_config_schema.py). A locked ConfigDict already refuses a value of another type than
+the default's (a float for an int field, an int for a bool); what gets through, and what the rules
+catch, is a value out of range, a bad entry of a tuple, True for an int, and None (a config file
+may blank a field). What relates fields to each other is checked by explicit functions after.
+The `search` and `benchmark` sections are checked by their modes only.
+"""
 
 import copy
+import dataclasses
 import math
+from typing import Any, Callable
+
+import ml_collections
 
 from resnet_jax import cifar10, models, optim, pipelines
 from resnet_jax.errors import ConfigError
 
 SEARCH_SCALES = ('grid', 'compound')
+MODE_SECTIONS = ('search', 'benchmark')  # Checked by check_search and check_benchmark.
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+  """What one field may hold: `accepts(value)`, and `allowed`, which the refusal says."""
+  accepts: Callable[[Any], bool]
+  allowed: str
+
+  def check(self, name: str, value) -> None:
+    if not self.accepts(value):
+      raise ConfigError(f'config.{name}={value!r}: {self.allowed}')
 
 
 def _is_int(value) -> bool:
   return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _positive_ints(name, value, length=None) -> tuple[int, ...]:
-  values = tuple(value) if isinstance(value, (tuple, list)) else None
-  if not values or not all(_is_int(v) and v > 0 for v in values):
-    raise ConfigError(f'{name}={value!r}: expected a non-empty list of positive integers')
-  if length is not None and len(values) != length:
-    raise ConfigError(f'{name}={value!r} has {len(values)} entries; it needs one per residual '
-                      f'layer, {length} (the length of config.model.blocks)')
-  return values
+def _is_number(value) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _kernels(name, value, num_layers) -> None:
-  if _is_int(value):
-    if value <= 0:
-      raise ConfigError(f'{name}={value!r}: a kernel size must be a positive integer')
+def number(*, above=None, at_least=None, below=None, at_most=None, integer=False, what=None,
+           note=None) -> Rule:
+  """A number (an integer if `integer`) within the given bounds; `note` says why, in brackets."""
+  lower = ((f'>= {at_least}', f'[{at_least}') if at_least is not None
+           else (f'> {above}', f'({above}') if above is not None else None)
+  upper = ((f'<= {at_most}', f'{at_most}]') if at_most is not None
+           else (f'< {below}', f'{below})') if below is not None else None)
+  if lower and upper and integer:
+    low = at_least if at_least is not None else above + 1
+    bounds = f' from {low} to {at_most if at_most is not None else below - 1}'
+  elif lower and upper:
+    bounds = f' in {lower[1]}, {upper[1]}'
   else:
-    _positive_ints(name, value, num_layers)
+    bounds = f' {(lower or upper)[0]}' if lower or upper else ''
+  what = what or ('an integer' if integer else 'a number')
+
+  def accepts(value):
+    return ((_is_int(value) if integer else _is_number(value))
+            and (above is None or value > above) and (at_least is None or value >= at_least)
+            and (below is None or value < below) and (at_most is None or value <= at_most))
+
+  return Rule(accepts, f'must be {what}{bounds}' + (f' ({note})' if note else ''))
+
+
+def integer(**options) -> Rule:
+  return number(integer=True, **options)
+
+
+def cadence(unit: str, *, may_be_off: bool = False) -> Rule:
+  """How often something happens, in the unit that ends the field's name (`..._every_epochs`,
+  `..._every_steps`): a whole number of them; 0 = never, where `may_be_off`."""
+  bounds = {'at_least': 0} if may_be_off else {'above': 0}
+  return integer(**bounds, what=f'a whole number of {unit}', note='0 = off' if may_be_off else None)
+
+
+def choice(*allowed: str) -> Rule:
+  return Rule(lambda value: value in allowed, f'expected one of {", ".join(allowed)}')
+
+
+def _ints(value, low: int) -> bool:
+  return (isinstance(value, (tuple, list)) and len(value) > 0
+          and all(_is_int(v) and v >= low for v in value))
+
+
+BOOL = Rule(lambda value: isinstance(value, bool), 'must be True or False')
+TEXT = Rule(lambda value: isinstance(value, str), 'must be a string')
+POSITIVE_INTS = Rule(lambda value: _ints(value, 1),
+                     'expected a non-empty list of positive integers')
+KERNEL = Rule(lambda value: (_is_int(value) and value > 0) or _ints(value, 1),
+              'must be a positive integer, or a list of them (one per residual layer)')
+FRACTION = number(at_least=0, below=1)  # [0, 1).
+PROBABILITY = number(at_least=0, at_most=1)  # [0, 1].
+SHARE = number(above=0, at_most=1, what='a fraction', note='1 = all of it')  # Of a dataset.
+_SIDE = cifar10.IMAGE_SHAPE[0]
+
+RULES = {
+    'seed': integer(),
+    'model.blocks': POSITIVE_INTS,
+    'model.channels': POSITIVE_INTS,
+    'model.conv_kernel': KERNEL,
+    'model.skip_kernel': KERNEL,
+    'model.pool': integer(at_least=0, note='0 = global average pooling'),
+    'model.max_params': integer(at_least=0, note='0 turns the budget check off'),
+    'model.dropblock_rate': FRACTION,
+    'model.dropblock_size': integer(above=0),
+    'model.dropout': FRACTION,
+    'model.relu': choice('auto', *models.RELUS),
+    'model.activation': choice(*models.ACTIVATIONS),
+    'model.bn_scale': BOOL,
+    'model.dirac_init': BOOL,
+    'model.whitening': BOOL,
+    'data.dir': TEXT,
+    'data.val_fraction': FRACTION,
+    'data.train_fraction': SHARE,
+    'data.pipeline': choice(*pipelines.CHOICES),
+    'augment.crop_padding': integer(at_least=0),
+    'augment.crop_fill': choice('zero', 'reflect'),
+    'augment.flip': BOOL,
+    'augment.alternating_flip': BOOL,
+    'augment.cutout': integer(at_least=0, at_most=_SIDE,
+                              note=f'the hole must fit in the {_SIDE}x{_SIDE} image'),
+    'augment.cutout_holes': integer(above=0),
+    'augment.perspective_distortion': PROBABILITY,
+    'augment.perspective_prob': PROBABILITY,
+    'augment.perspective_repeats': integer(above=0),
+    'augment.mixup_alpha': number(at_least=0),
+    'augment.cutmix_alpha': number(at_least=0),
+    'optimizer.name': choice(*optim.OPTIMIZERS),
+    'optimizer.learning_rate': number(above=0),
+    'optimizer.momentum': number(at_least=0),
+    'optimizer.nesterov': BOOL,
+    'optimizer.weight_decay': number(at_least=0),
+    'optimizer.decay_all_params': BOOL,
+    'optimizer.clip_global_norm': number(at_least=0),
+    'optimizer.bias_lr_factor': number(above=0),
+    'optimizer.lookahead_sync_period': integer(at_least=0),
+    'optimizer.lookahead_step_size': number(
+        above=0, at_most=1, note='the fraction of the way the slow weights move at each sync'),
+    'optimizer.schedule': choice(*optim.SCHEDULES),
+    'optimizer.warmup_epochs': number(at_least=0),
+    'optimizer.step_epochs': integer(above=0),
+    'optimizer.step_factor': number(
+        above=1, note='the step schedule divides the learning rate by it'),
+    'label_smoothing': FRACTION,
+    'ema_decay': FRACTION,
+    'early_stopping_patience': integer(at_least=0),
+    'tta_flip': BOOL,
+    'tta_shift': integer(at_least=0, at_most=_SIDE - 1,
+                         note=f'a translated view must keep part of the {_SIDE}-pixel image; '
+                              'airbench uses 1'),
+    'half_precision': BOOL,
+    'batch_size': integer(above=0),
+    'eval_batch_size': integer(above=0),
+    'num_epochs': number(above=0),
+    'steps_per_dispatch': integer(at_least=0),
+    'log_every_steps': cadence('steps'),
+    'eval_every_epochs': cadence('epochs'),
+    'checkpoint_every_epochs': cadence('epochs'),
+    'checkpoint_every_steps': cadence('steps', may_be_off=True),
+    'keep_checkpoints': integer(above=0),
+    'nonfinite_loss': choice('stop', 'skip'),
+    'profile_steps': Rule(
+        lambda value: (isinstance(value, (tuple, list)) and len(value) == 2
+                       and all(_is_int(v) and v >= 0 for v in value)),
+        'expected two integers >= 0, (after, count), e.g. 10,5 to trace steps 11-15; 0,0 = off'),
+    'search.scale': choice(*SEARCH_SCALES),
+    'search.num_layers': POSITIVE_INTS,
+    'search.blocks': POSITIVE_INTS,
+    'search.channels': POSITIVE_INTS,
+    'search.conv_kernel': POSITIVE_INTS,
+    'search.skip_kernel': POSITIVE_INTS,
+    'search.pool': Rule(lambda value: _ints(value, 0), 'expected a non-empty list of integers '
+                        '>= 0 (0 = global average pooling)'),
+    'search.max_designs': integer(above=0),
+    'search.depth_coefficient': number(at_least=1, note='1 = no scaling in that dimension'),
+    'search.width_coefficient': number(at_least=1, note='1 = no scaling in that dimension'),
+    'search.phi_step': number(above=0),
+    'search.rows': integer(at_least=0),
+    'search.train_top': integer(at_least=0),
+    'search.train_epochs': integer(above=0),
+    'search.train_fraction': SHARE,
+    'benchmark.warmup_steps': integer(at_least=0),
+    'benchmark.steps': integer(above=0),
+    'benchmark.pipeline_batches': integer(above=0),
+    'benchmark.loop_steps': integer(above=0),
+    'benchmark.loop_seconds': number(above=0),
+    'benchmark.dataset_size': integer(above=0),
+}
+
+
+def check_fields(config, prefix: str = '', skip: tuple[str, ...] = ()) -> None:
+  """Checks each field of `config` (the section `prefix` of a config, e.g. 'model.') by its
+  rule in `RULES`, except the sections named in `skip`."""
+  for name, value in config.items():
+    if name in skip:
+      continue
+    if isinstance(value, ml_collections.ConfigDict):
+      check_fields(value, f'{prefix}{name}.')
+    elif f'{prefix}{name}' not in RULES:
+      raise ConfigError(f'config.{prefix}{name} is not a field of configs/default.py; remove it')
+    else:
+      RULES[f'{prefix}{name}'].check(f'{prefix}{name}', value)
+
+
+def _check_layers(model_config) -> None:
+  """The per-layer fields against the number of layers, and sizes against the last feature map."""
+  n = len(model_config.blocks)
+  for name in ('channels', 'conv_kernel', 'skip_kernel'):
+    value = model_config[name]
+    if isinstance(value, (tuple, list)) and len(value) != n:
+      raise ConfigError(f'config.model.{name}={value!r} has {len(value)} entries; it needs one '
+                        f'per residual layer, {n} (the length of config.model.blocks)')
+  final_size = math.ceil(_SIDE / 2 ** (n - 1))
+  if model_config.pool > final_size:
+    raise ConfigError(f'config.model.pool={model_config.pool!r}: with {n} residual layers the '
+                      f'last feature map is {final_size}x{final_size}, so the pool size must be '
+                      f'an integer from 1 to {final_size}, or 0 for global average pooling')
+  size = model_config.dropblock_size
+  if model_config.dropblock_rate and size > final_size:
+    raise ConfigError(f'config.model.dropblock_size={size!r}: a block must be an integer from 1 '
+                      f'to {final_size}, the side of the last feature map ({n} residual layers)')
 
 
 def check_design(model_config) -> None:
   """Validates `config.model` apart from its size (--mode=summary shows any well-formed design)."""
-  blocks = _positive_ints('config.model.blocks', model_config.blocks)
-  n = len(blocks)
-  _positive_ints('config.model.channels', model_config.channels, n)
-  _kernels('config.model.conv_kernel', model_config.conv_kernel, n)
-  _kernels('config.model.skip_kernel', model_config.skip_kernel, n)
-  final_size = math.ceil(cifar10.IMAGE_SHAPE[0] / 2 ** (n - 1))
-  pool = model_config.pool
-  if not _is_int(pool) or not 0 <= pool <= final_size:
-    raise ConfigError(f'config.model.pool={pool!r}: with {n} residual layers the last feature '
-                      f'map is {final_size}x{final_size}, so the pool size must be an integer '
-                      f'from 1 to {final_size}, or 0 for global average pooling')
-  check_choice('model.relu', model_config.relu, ('auto', *models.RELUS))
-  check_choice('model.activation', model_config.activation, models.ACTIVATIONS)
-  for name in ('bn_scale', 'dirac_init', 'whitening'):
-    if not isinstance(model_config[name], bool):
-      raise ConfigError(f'config.model.{name}={model_config[name]!r}: must be True or False')
-  if not _is_int(model_config.num_classes) or model_config.num_classes < 2:
-    raise ConfigError(f'config.model.num_classes={model_config.num_classes!r}: must be >= 2')
-  _fraction('model.dropblock_rate', model_config.dropblock_rate)
-  _fraction('model.dropout', model_config.dropout)
-  size = model_config.dropblock_size
-  if model_config.dropblock_rate and (not _is_int(size) or not 1 <= size <= final_size):
-    raise ConfigError(f'config.model.dropblock_size={size!r}: a block must be an integer from 1 '
-                      f'to {final_size}, the side of the last feature map ({n} residual layers)')
-  budget = model_config.max_params
-  if not _is_int(budget) or budget < 0:
-    raise ConfigError(f'config.model.max_params={budget!r}: must be an integer >= 0 '
-                      '(0 turns the budget check off)')
+  check_fields(model_config, 'model.')
+  _check_layers(model_config)
 
 
 def check_model(model_config) -> int:
@@ -75,152 +243,56 @@ def check_model(model_config) -> int:
   return count
 
 
-def _is_number(value) -> bool:
-  return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _check_augment(config) -> None:
+  """The augmentation against the pipeline, and reflected padding against the image."""
+  augment = config.augment
+  if augment.crop_fill == 'reflect' and augment.crop_padding >= _SIDE:
+    raise ConfigError(f'config.augment.crop_padding={augment.crop_padding}: reflected '
+                      f'padding must be narrower than the {_SIDE}-pixel image')
+  pipelines.check(config)
 
 
-def _share(name, value) -> None:
-  """A part of a dataset: a fraction in (0, 1]."""
-  if not (_is_number(value) and 0 < value <= 1):
-    raise ConfigError(f'{name}={value!r}: must be a fraction in (0, 1] (1 = all of it)')
-
-
-def _fraction(name, value, *, upper_inclusive=False) -> None:
-  """A number in [0, 1) (or [0, 1])."""
-  ok = (_is_number(value) and 0 <= value
-        and (value <= 1 if upper_inclusive else value < 1))
-  if not ok:
-    raise ConfigError(f'config.{name}={value!r}: must be a number in '
-                      f'[0, 1{"]" if upper_inclusive else ")"}')
-
-
-def _field(config, name):
-  for part in name.split('.'):
-    config = config[part]
-  return config
-
-
-def check_numbers(config, *, positive=(), non_negative=(), integers=()) -> None:
-  """Each dotted field name must hold a number of the stated kind."""
-  for name in positive + non_negative:
-    value = _field(config, name)
-    if not _is_number(value) or not (value >= 0 if name in non_negative else value > 0):
-      raise ConfigError(f'config.{name}={value!r}: must be a number '
-                        f'{">= 0" if name in non_negative else "> 0"}')
-  for name in integers:
-    if not _is_int(_field(config, name)):
-      raise ConfigError(f'config.{name}={_field(config, name)!r}: must be an integer')
-
-
-def check_choice(name, value, allowed) -> None:
-  if value not in allowed:
-    raise ConfigError(f'config.{name}={value!r}: expected one of {", ".join(allowed)}')
-
-
-def check_divisible(name, value, num_devices) -> None:
+def _check_divisible(name, value, num_devices) -> None:
   if value % num_devices:
     raise ConfigError(f'config.{name}={value} does not divide evenly over the {num_devices} '
                       f'devices; use a multiple of {num_devices}')
 
 
 def check_config(config, *, num_devices: int, process_count: int = 1) -> int:
-  """Everything checkable before data is read; returns the trainable parameter count."""
+  """Everything a run reads, checkable before data is read; returns the trainable parameter
+  count. The search and benchmark sections are left to their modes."""
   count = check_model(config.model)
-  counts = ('batch_size', 'eval_batch_size', 'log_every_steps',
-            'eval_every_epochs', 'checkpoint_every_epochs', 'keep_checkpoints',
-            'optimizer.step_epochs', 'augment.cutout_holes', 'augment.perspective_repeats',
-            'benchmark.steps', 'benchmark.pipeline_batches', 'benchmark.loop_steps',
-            'benchmark.dataset_size')
-  sizes = ('checkpoint_every_steps', 'steps_per_dispatch', 'tta_shift', 'augment.crop_padding',
-           'augment.cutout', 'early_stopping_patience', 'benchmark.warmup_steps',
-           'optimizer.lookahead_sync_period')
-  check_numbers(config, positive=counts + ('num_epochs', 'optimizer.learning_rate',
-                                           'optimizer.bias_lr_factor', 'benchmark.loop_seconds'),
-                non_negative=sizes + ('optimizer.momentum', 'optimizer.weight_decay',
-                                      'optimizer.warmup_epochs', 'optimizer.clip_global_norm',
-                                      'augment.mixup_alpha', 'augment.cutmix_alpha'),
-                integers=counts + sizes + ('seed',))
-  for name in ('optimizer.nesterov', 'optimizer.decay_all_params', 'augment.flip',
-               'augment.alternating_flip', 'tta_flip', 'half_precision'):
-    if not isinstance(_field(config, name), bool):
-      raise ConfigError(f'config.{name}={_field(config, name)!r}: must be True or False')
-  check_choice('optimizer.name', config.optimizer.name, optim.OPTIMIZERS)
-  check_choice('optimizer.schedule', config.optimizer.schedule, optim.SCHEDULES)
-  check_choice('nonfinite_loss', config.nonfinite_loss, ('stop', 'skip'))
-  profile = config.profile_steps
-  if not (isinstance(profile, (tuple, list)) and len(profile) == 2
-          and all(_is_int(v) and v >= 0 for v in profile)):
-    raise ConfigError(f'config.profile_steps={profile!r}: expected two integers >= 0, '
-                      '(after, count), e.g. 10,5 to trace steps 11-15; 0,0 = off')
-  check_choice('data.pipeline', config.data.pipeline, pipelines.CHOICES)
-  check_choice('augment.crop_fill', config.augment.crop_fill, ('zero', 'reflect'))
-  side = cifar10.IMAGE_SHAPE[0]
-  if config.augment.crop_fill == 'reflect' and config.augment.crop_padding >= side:
-    raise ConfigError(f'config.augment.crop_padding={config.augment.crop_padding}: reflected '
-                      f'padding must be narrower than the {side}-pixel image')
-  if config.tta_shift >= side:
-    raise ConfigError(f'config.tta_shift={config.tta_shift}: a translated view must keep part of '
-                      f'the {side}-pixel image; use 0 to {side - 1} (airbench uses 1)')
-  pipelines.check(config)
+  check_fields(config, skip=('model', *MODE_SECTIONS))
+  _check_augment(config)
   if config.optimizer.schedule == 'onecycle' and config.optimizer.warmup_epochs:
     raise ConfigError(f'config.optimizer.warmup_epochs={config.optimizer.warmup_epochs}: the '
                       'onecycle schedule warms up by itself (its first 30%); set it to 0')
-  if not config.optimizer.step_factor > 1:
-    raise ConfigError(f'config.optimizer.step_factor={config.optimizer.step_factor!r}: the '
-                      'step schedule divides the learning rate by it, so it must be > 1')
-  step_size = config.optimizer.lookahead_step_size
-  if not (_is_number(step_size) and 0 < step_size <= 1):
-    raise ConfigError(f'config.optimizer.lookahead_step_size={step_size!r}: must be a number in '
-                      '(0, 1] (the fraction of the way the slow weights move at each sync)')
-  _fraction('label_smoothing', config.label_smoothing)
-  _fraction('ema_decay', config.ema_decay)
-  _fraction('data.val_fraction', config.data.val_fraction)
-  _fraction('augment.perspective_distortion', config.augment.perspective_distortion,
-            upper_inclusive=True)
-  _fraction('augment.perspective_prob', config.augment.perspective_prob, upper_inclusive=True)
-  if config.augment.cutout > cifar10.IMAGE_SHAPE[0]:
-    raise ConfigError(f'config.augment.cutout={config.augment.cutout}: the hole must fit in '
-                      f'the {cifar10.IMAGE_SHAPE[0]}x{cifar10.IMAGE_SHAPE[1]} image')
-  _share('config.data.train_fraction', config.data.train_fraction)
-  check_divisible('batch_size', config.batch_size, num_devices)
-  check_divisible('eval_batch_size', config.eval_batch_size, num_devices)
-  check_divisible('batch_size', config.batch_size, process_count)
+  _check_divisible('batch_size', config.batch_size, num_devices)
+  _check_divisible('eval_batch_size', config.eval_batch_size, num_devices)
+  _check_divisible('batch_size', config.batch_size, process_count)
   return count
+
+
+def check_benchmark(config) -> None:
+  """Validates `config.benchmark` (--mode=benchmark)."""
+  check_fields(config.benchmark, 'benchmark.')
 
 
 def check_search(config) -> None:
   """Validates `config.search`, and config.model as the base of compound scaling."""
   s = config.search
-  check_choice('search.scale', s.scale, SEARCH_SCALES)
-  for name in ('num_layers', 'blocks', 'channels', 'conv_kernel', 'skip_kernel'):
-    _positive_ints(f'config.search.{name}', s[name])
-  pools = tuple(s.pool) if isinstance(s.pool, (tuple, list)) else None
-  if not pools or not all(_is_int(p) and p >= 0 for p in pools):
-    raise ConfigError(f'config.search.pool={s.pool!r}: expected a non-empty list of integers '
-                      '>= 0 (0 = global average pooling)')
-  check_numbers(config, positive=('search.max_designs', 'search.phi_step', 'search.train_epochs'),
-                non_negative=('search.rows', 'search.train_top'),
-                integers=('search.max_designs', 'search.rows', 'search.train_top',
-                          'search.train_epochs'))
-  for name in ('depth_coefficient', 'width_coefficient'):
-    if not (_is_number(s[name]) and s[name] >= 1):
-      raise ConfigError(f'config.search.{name}={s[name]!r}: must be a number >= 1 '
-                        '(1 = no scaling in that dimension)')
+  check_fields(s, 'search.')
   if s.depth_coefficient == s.width_coefficient == 1:
     raise ConfigError('config.search.depth_coefficient and width_coefficient are both 1, so '
                       'compound scaling cannot change the design; raise one (EfficientNet '
                       'uses 1.2 and 1.1)')
-  _share('config.search.train_fraction', s.train_fraction)
   if s.rows and s.train_top > s.rows:
     raise ConfigError(f'config.search.train_top={s.train_top} is more than the {s.rows} '
                       'designs listed (config.search.rows); lower it or raise rows')
-  budget = config.model.max_params
-  if s.scale == 'compound' and not (_is_int(budget) and budget > 0):
-    raise ConfigError(f'config.model.max_params={budget!r}: compound scaling needs a budget, '
-                      'an integer > 0')
-  if not _is_int(budget) or budget < 0:
-    raise ConfigError(f'config.model.max_params={budget!r}: must be an integer >= 0 '
-                      '(0 = no limit)')
+  check_design(config.model)
+  if s.scale == 'compound' and not config.model.max_params:
+    raise ConfigError(f'config.model.max_params={config.model.max_params!r}: compound scaling '
+                      'needs a budget, an integer > 0')
   base = copy.deepcopy(config.model)
   base.max_params = 0  # The base of compound scaling may be over the budget.
   check_model(base)

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from configs import tiny
-from resnet_jax import models, xla_flags
+from resnet_jax import cpu_tuning, models
 
-xla_flags.use_fast_cpu_flags()  # As launch.py does, before JAX starts: tests run what users run.
+cpu_tuning.use_fast_cpu_flags()  # As launch.py does, before JAX starts: tests run what users run.
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 REAL_SUBSET = pathlib.Path(os.environ.get('RESNET_JAX_SHARED_DATA', ROOT.parent / 'shared' / 'data')

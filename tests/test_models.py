@@ -67,7 +67,7 @@ def test_count_by_hand_for_a_small_design():
 def test_select_relu_model_matches_the_plain_one_forward_and_gradients():
   kwargs = dict(blocks=(1, 2), channels=(4, 8), conv_kernels=(3, 3), skip_kernels=(1, 1))
   plain = models.ResNet(**kwargs)
-  other = models.ResNet(relu=models.select_relu, **kwargs)
+  other = models.ResNet(activation=models.select_relu, **kwargs)
   x = jax.random.normal(jax.random.key(1), (4, 8, 8, 3))
   variables = plain.init(jax.random.key(0), x)
   assert jax.tree.structure(other.init(jax.random.key(0), x)) == jax.tree.structure(variables)
@@ -104,7 +104,7 @@ def test_gelu_model_differs_from_the_relu_one_only_in_its_activation():
   relu, gelu = (models.create_model(model_config(activation=a)) for a in ('relu', 'gelu'))
   variables = relu.init(jax.random.key(0), x)
   assert jax.tree.structure(gelu.init(jax.random.key(0), x)) == jax.tree.structure(variables)
-  by_hand = relu.clone(relu=lambda y: y * jax.scipy.stats.norm.cdf(y))
+  by_hand = relu.clone(activation=lambda y: y * jax.scipy.stats.norm.cdf(y))
   np.testing.assert_allclose(gelu.apply(variables, x), by_hand.apply(variables, x), rtol=1e-5,
                              atol=1e-6)
   assert not np.allclose(gelu.apply(variables, x), relu.apply(variables, x), atol=1e-3)

@@ -147,7 +147,7 @@ def test_proxy_training_of_the_top_designs(tmp_path):
     (['--config.search.channels=()'], 'config.search.channels=()'),
     (['--config.search.pool=-1'],
      'config.search.pool=(-1,): expected a non-empty list of integers'),
-    (['--config.search.max_designs=0'], 'config.search.max_designs=0: must be a number > 0'),
+    (['--config.search.max_designs=0'], 'config.search.max_designs=0: must be an integer > 0'),
     (['--config.search.depth_coefficient=0.9'], 'config.search.depth_coefficient=0.9: must be'),
     (['--config.search.depth_coefficient=1', '--config.search.width_coefficient=1'], 'both 1'),
     (['--config.search.phi_step=0'], 'config.search.phi_step=0'),

@@ -86,8 +86,6 @@ def command_line_config(*args, config='configs/tiny.py'):
     (['--config.data.val_fraction=1'], 'config.data.val_fraction=1.0'),
     (['--config.early_stopping_patience=-1'], 'config.early_stopping_patience=-1'),
     (['--config.model.relu=gelu'], "config.model.relu='gelu': expected one of auto, max, select"),
-    (['--config.benchmark.steps=0'], 'config.benchmark.steps=0'),
-    (['--config.benchmark.warmup_steps=-1'], 'config.benchmark.warmup_steps=-1'),
     (['--config.model.activation=swish'],
      "config.model.activation='swish': expected one of relu, gelu"),
     (['--config.optimizer.bias_lr_factor=0'], 'config.optimizer.bias_lr_factor=0.0: must be a number'),

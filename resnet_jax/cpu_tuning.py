@@ -1,4 +1,4 @@
-"""XLA:CPU flags that make training fast on CPU-only machines.
+"""What makes training fast on CPU-only machines: XLA:CPU flags, and the ReLU form on CPU.
 
 JAX reads XLA_FLAGS once, when it starts its backends (at the first computation or device
 query), so `use_fast_cpu_flags` must run before that.
@@ -7,6 +7,8 @@ query), so `use_fast_cpu_flags` must run before that.
 import importlib.metadata
 import importlib.util
 import os
+
+import jax
 
 CPU_FLAGS = (
     # Eigen's convolutions, not YNNPACK's: YNNPACK's weight gradients are several times slower.
@@ -31,3 +33,11 @@ def use_fast_cpu_flags(environ=os.environ) -> None:
   """Sets XLA_FLAGS to CPU_FLAGS on a CPU-only run, unless the user set XLA_FLAGS."""
   if 'XLA_FLAGS' not in environ and cpu_only(environ):
     environ['XLA_FLAGS'] = ' '.join(CPU_FLAGS)
+
+
+def relu_form(relu: str) -> str:
+  """The ReLU form (`models.RELUS`) that config.model.relu asks for: 'auto' is 'select' on the
+  CPU, where XLA trains it ~1.4x faster (see `models.select_relu`), and 'max' elsewhere."""
+  if relu == 'auto':
+    return 'select' if jax.default_backend() == 'cpu' else 'max'
+  return relu
