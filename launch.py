@@ -6,6 +6,8 @@
   python launch.py --workdir runs/resnet24 --mode=plot
   python launch.py --config configs/search.py --mode=search
   python launch.py --config configs/resnet24.py --mode=benchmark
+  python launch.py --workdir runs/resnet24 --mode=predict --inputs photos/ cat.png images.npy
+  python launch.py --workdir runs/resnet24 --mode=export
 
 Running the same train command again (or just --workdir) resumes from the newest checkpoint in
 the workdir, whose config.json keeps the run's config for every mode that is given no --config. On
@@ -24,13 +26,26 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py); without it, the '
                                 'config.json of the run in --workdir.', lock_config=True)
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and TensorBoard summaries.')
-flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'plot', 'search', 'benchmark'],
+flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'plot', 'search', 'benchmark',
+                                    'predict', 'export'],
                   'train: train and evaluate, resuming if possible; eval: test metrics and '
                   'reports of the newest checkpoint; summary: layer table and parameter count '
                   '(reads no data); plot: curves of the run in --workdir (needs no --config); '
                   'search: designs under the budget from config.search (see configs/search.py); '
                   'benchmark: compile time, train and eval images/s, input pipeline images/s '
-                  '(synthetic data; JSON to --workdir if given).')
+                  '(synthetic data; JSON to --workdir if given); predict: classes of --inputs '
+                  '(CSV to --output); export: the model as a file that runs with JAX alone '
+                  '(to <workdir>/export).')
+flags.DEFINE_list('inputs', None, '--mode=predict: image files (PNG, JPEG, ...: any size, made '
+                  '32x32 RGB as torchvision\'s Resize(32) + CenterCrop(32)), folders of them, or '
+                  '.npy files of uint8 images (N, 32, 32, 3); comma-separated, and any further paths '
+                  'after the flags (--inputs photos/*.jpg).')
+flags.DEFINE_string('output', None, '--mode=predict: the CSV to write (default '
+                    '<workdir>/predictions.csv); --mode=export: the folder (default '
+                    '<workdir>/export).')
+flags.DEFINE_string('checkpoint', 'default', '--mode=predict and export: best, latest, a step '
+                    'number, or default: what --mode=eval evaluates (best with early stopping, '
+                    'else latest).')
 flags.DEFINE_bool('distributed', False,
                   'This is one of several processes (e.g. one per host), all started with the '
                   'same command: join them. JAX finds the others itself on Cloud TPU, SLURM and '
@@ -77,13 +92,14 @@ def parse_flags(argv):
 
 
 def main(argv):
-  if len(argv) > 1:
+  if len(argv) > 1 and FLAGS.mode != 'predict':  # Its --inputs may be followed by more paths.
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')  # Else TensorFlow announces it at start.
   from resnet_jax import xla_flags
   xla_flags.use_fast_cpu_flags()  # Before JAX starts its backends.
-  if FLAGS.mode != 'summary':  # Summary reads no data: TensorFlow would take 3.5 s to import.
+  if FLAGS.mode not in ('summary', 'predict', 'export'):  # They read no dataset: TensorFlow
+    # would take 3.5 s to import.
     import tensorflow as tf  # Heavy imports after flag parsing keep --help fast.
     tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
   import jax
@@ -99,11 +115,19 @@ def main(argv):
       parallel.initialize(*processes)
     if jax.process_index() > 0:
       logging.set_verbosity(logging.WARNING)  # Process 0 logs for all of them.
-    if FLAGS.mode in ('train', 'eval', 'plot') and not FLAGS.workdir:
+    if FLAGS.mode in ('train', 'eval', 'plot', 'predict', 'export') and not FLAGS.workdir:
       raise ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
     if FLAGS.mode == 'plot':
       from resnet_jax import plots
       print('\n'.join(plots.write_curves(FLAGS.workdir)))
+      return
+    if FLAGS.mode == 'predict':  # Both take the run's own config, from its workdir.
+      from resnet_jax import predict
+      predict.run(FLAGS.workdir, (FLAGS.inputs or []) + argv[1:], FLAGS.output, FLAGS.checkpoint)
+      return
+    if FLAGS.mode == 'export':
+      from resnet_jax import export
+      export.run(FLAGS.workdir, FLAGS.output, FLAGS.checkpoint)
       return
     config = FLAGS.config
     if config is None and FLAGS.workdir:

@@ -56,3 +56,15 @@ def write(model, directory: str | None = None) -> str:
       f.write(data)
     os.replace(path + '.tmp', path)
   return paths[0]
+
+
+def run(workdir: str, directory: str | None = None, checkpoint: str = 'default') -> str:
+  """--mode=export: exports the run in `workdir` at `checkpoint`; prints what it wrote."""
+  from resnet_jax import trained  # pylint: disable=g-import-not-at-top
+  model = trained.load(workdir, checkpoint)
+  path = model.export(directory)
+  print(f'Exported the checkpoint of step {model.step} ({model.checkpoint}) for '
+        f'{" and ".join(PLATFORMS)} to {path} ({os.path.getsize(path):,} bytes), with '
+        f'{os.path.join(os.path.dirname(path), "model.json")}: it runs with JAX alone '
+        '(see README, "Using a trained model").')
+  return path
