@@ -187,7 +187,7 @@ def get_config(path: str, overrides: dict | list[str] | tuple[str, ...] = ()
   return config
 
 
-def train(config, workdir: str) -> TrainedModel:
+def train_model(config, workdir: str) -> TrainedModel:
   """Trains `config` into `workdir` as `python launch.py --config ... --workdir ...` does
   (resuming from its newest checkpoint), and loads the result as `load(workdir)`.
 
