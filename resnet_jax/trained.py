@@ -78,6 +78,7 @@ class TrainedModel:
 
   def test_split(self) -> tuple[np.ndarray, np.ndarray]:
     """The test images (uint8) and labels of the run's data (config.data; imports TensorFlow)."""
+    _quiet_tensorflow()
     from resnet_jax import input_pipeline  # pylint: disable=g-import-not-at-top
     return input_pipeline.load_split(self.config.data, 'test')
 
@@ -101,6 +102,12 @@ def check_images(images) -> np.ndarray:
     raise ConfigError(f'images are {images.dtype} of shape {images.shape}; expected uint8 '
                       f'pixels of shape (N, {", ".join(map(str, cifar10.IMAGE_SHAPE))})')
   return images
+
+
+def _quiet_tensorflow() -> None:
+  """As launch.py, before TensorFlow loads: no start-up notices (unless the user asks)."""
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 
 
 def _dtype(config):
@@ -194,9 +201,9 @@ def train_model(config, workdir: str) -> TrainedModel:
   As launch.py, it keeps tf.data off the GPUs and uses the persistent compilation cache; the
   fast XLA:CPU flags (`xla_flags`) take effect only if JAX has not started yet in this process.
   """
+  _quiet_tensorflow()
   from resnet_jax import caches, train as training, xla_flags  # pylint: disable=g-import-not-at-top
   xla_flags.use_fast_cpu_flags()
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
   caches.use_compilation_cache()
