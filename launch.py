@@ -38,8 +38,8 @@ flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'plot', 'search'
                   '(to <workdir>/export).')
 flags.DEFINE_list('inputs', None, '--mode=predict: image files (PNG, JPEG, ...: any size, made '
                   '32x32 RGB as torchvision\'s Resize(32) + CenterCrop(32)), folders of them, or '
-                  '.npy files of uint8 images (N, 32, 32, 3); comma-separated, and any further paths '
-                  'after the flags (--inputs photos/*.jpg).')
+                  '.npy files of uint8 images (N, 32, 32, 3); comma-separated, and any further '
+                  'paths after the flags (--inputs photos/*.jpg).')
 flags.DEFINE_string('output', None, '--mode=predict: the CSV to write (default '
                     '<workdir>/predictions.csv); --mode=export: the folder (default '
                     '<workdir>/export).')

@@ -28,8 +28,7 @@ DIRECTORY = 'export'  # Inside the workdir, by default.
 def write(model, directory: str | None = None) -> str:
   """Exports `model` (a `trained.TrainedModel`) to `directory` (default `<workdir>/export`);
   returns the path of model.jax. Both files are replaced atomically."""
-  workdir = os.path.dirname(os.path.dirname(model.checkpoint))
-  directory = directory or os.path.join(workdir, DIRECTORY)
+  directory = directory or os.path.join(model.workdir, DIRECTORY)
   variables = model.variables
 
   def probabilities(images):  # The weights are closed over: constants of the export.
@@ -46,7 +45,7 @@ def write(model, directory: str | None = None) -> str:
       'test_time_views': {'flip': bool(model.config.tta_flip),
                           'shift': int(model.config.tta_shift)},
       'platforms': list(exported.platforms),
-      'workdir': workdir, 'step': model.step, 'checkpoint': model.checkpoint,
+      'workdir': model.workdir, 'step': model.step, 'checkpoint': model.checkpoint,
   }
   os.makedirs(directory, exist_ok=True)
   paths = [os.path.join(directory, name) for name in ('model.jax', 'model.json')]

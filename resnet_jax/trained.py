@@ -1,7 +1,7 @@
 """A trained run as a Python object: load it from its workdir, predict, evaluate, export.
 
-Loading and predicting import no TensorFlow (only `test_split` and `train` do), and the weights
-are restored onto one device, whatever the number or kind of devices that wrote them.
+Loading and predicting import no TensorFlow (only `test_split` and `train_model` do), and the
+weights are restored onto one device, whatever the number or kind of devices that wrote them.
 """
 
 import copy
@@ -10,6 +10,7 @@ import functools
 import os
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
@@ -29,6 +30,7 @@ class TrainedModel:
   config: ml_collections.ConfigDict
   variables: dict
   step: int
+  workdir: str  # Absolute.
   checkpoint: str  # The checkpoint's folder.
   ema_variables: dict | None = None
   class_names: tuple[str, ...] = cifar10.CLASS_NAMES
@@ -39,7 +41,7 @@ class TrainedModel:
 
   def probabilities(self, variables, images, tta: bool = True) -> jax.Array:
     """The traceable function that `predict` jits and `export` exports: uint8 images in."""
-    return jax.numpy.exp(steps.tta_log_probs(
+    return jnp.exp(steps.tta_log_probs(
         self._model.apply, variables, device_data.normalize(images),
         tta_flip=tta and self.config.tta_flip, tta_shift=tta and self.config.tta_shift))
 
@@ -56,6 +58,8 @@ class TrainedModel:
     the run's reports; without, of the images alone.
     """
     images = check_images(images)
+    if not len(images):
+      return np.zeros((0, self.config.model.num_classes), np.float32)
     batch_size = batch_size or self.config.eval_batch_size
     padded = np.concatenate([images, np.zeros(
         ((-len(images)) % batch_size, *images.shape[1:]), np.uint8)])
@@ -111,7 +115,7 @@ def _quiet_tensorflow() -> None:
 
 
 def _dtype(config):
-  return jax.numpy.bfloat16 if config.half_precision else jax.numpy.float32
+  return jnp.bfloat16 if config.half_precision else jnp.float32
 
 
 def load(workdir: str, checkpoint: str | int = 'default') -> TrainedModel:
@@ -125,8 +129,8 @@ def load(workdir: str, checkpoint: str | int = 'default') -> TrainedModel:
     raise ConfigError(f'{workdir} holds no run ({run_config.FILENAME} is missing); give the '
                       'workdir of a trained run')
   best, latest = (os.path.join(workdir, name) for name in ('checkpoints_best', 'checkpoints'))
-  if checkpoint == 'default':
-    checkpoint = 'best' if config.early_stopping_patience else 'latest'
+  if checkpoint == 'default':  # As train.evaluate_checkpoint.
+    checkpoint = 'best' if config.early_stopping_patience and os.path.isdir(best) else 'latest'
   if checkpoint == 'best':
     directory, step = best, None
   elif checkpoint == 'latest':
@@ -148,10 +152,15 @@ def load(workdir: str, checkpoint: str | int = 'default') -> TrainedModel:
         f'no checkpoint {"" if step is None else f"of step {step} "}in {directory}'
         + (f' (steps there: {", ".join(map(str, sorted(available)))})' if available else
            '; train first, or point at a trained run'))
-  state = manager.restore(step, args=ocp.args.StandardRestore(_state_template(config)))
+  path = os.path.join(directory, str(step))
+  try:
+    state = manager.restore(step, args=ocp.args.StandardRestore(_state_template(config)))
+  except Exception as e:  # Truncated files, missing items: Orbax raises many kinds.
+    raise ConfigError(f'the checkpoint {path} is unreadable ({type(e).__name__}: '
+                      f'{str(e).splitlines()[0][:200] if str(e) else "no details"})') from None
   weights = lambda params, batch_stats: {'params': params, 'batch_stats': batch_stats}
   return TrainedModel(
-      config=config, step=int(state.step), checkpoint=os.path.join(directory, str(step)),
+      config=config, step=int(state.step), workdir=workdir, checkpoint=path,
       variables=weights(optim.slow_params(state.params), state.batch_stats),
       ema_variables=None if state.ema is None else weights(**state.ema))
 

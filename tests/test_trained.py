@@ -23,13 +23,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope='module')
 def run_dir(tmp_path_factory):
-  """A tiny run with early stopping (so a best checkpoint), EMA and test-time flips."""
+  """A tiny run with early stopping (so a best checkpoint), EMA, test-time flips, Lookahead (the
+  model is the slow weights) and a whitening stem (its kernel is a batch statistic)."""
   if not (REAL_SUBSET / 'test_batch').exists():
     pytest.skip(f'the real CIFAR-10 subset is not at {REAL_SUBSET}')
   workdir = tmp_path_factory.mktemp('trained') / 'run'
   config = tiny_config(num_epochs=2, batch_size=32, early_stopping_patience=1, tta_flip=True,
                        ema_decay=0.9, **{'data.dir': str(REAL_SUBSET),
-                                         'data.train_fraction': 0.25})
+                                         'data.train_fraction': 0.25, 'model.whitening': True,
+                                         'optimizer.lookahead_sync_period': 2})
   train.train_and_evaluate(config, str(workdir))
   return workdir
 
@@ -69,7 +71,8 @@ def test_load_picks_checkpoints_from_relative_paths(run_dir, monkeypatch):
   model = resnet_jax.load(run_dir.name)  # Relative: Orbax alone would refuse it.
   assert model.checkpoint == str(run_dir / 'checkpoints_best' / str(model.step))
   assert set(model.variables) == {'params', 'batch_stats'}
-  assert 'stem_whitening' not in model.variables['batch_stats']  # A plain stem here.
+  assert model.variables['batch_stats']['stem_whitening']['kernel'].shape == (2, 2, 3, 24)
+  assert model.workdir == str(run_dir)
   assert model.class_names[3] == 'cat' and model.config.tta_flip
   latest = resnet_jax.load(run_dir.name, 'latest')
   steps = sorted(int(s) for s in os.listdir(run_dir / 'checkpoints'))
@@ -194,7 +197,10 @@ def test_a_checkpoint_of_two_devices_loads_on_one(tmp_path):
   if not (REAL_SUBSET / 'test_batch').exists():
     pytest.skip(f'the real CIFAR-10 subset is not at {REAL_SUBSET}')
   workdir = tmp_path / 'two_devices'
-  env = os.environ | {'XLA_FLAGS': f'{FAST_COMPILE} --xla_force_host_platform_device_count=2'}
+  # XLA:CPU's collectives abort after 40 s of waiting for a device's thread, which a busy
+  # machine can exceed: give them ten minutes.
+  env = os.environ | {'XLA_FLAGS': f'{FAST_COMPILE} --xla_force_host_platform_device_count=2 '
+                                   '--xla_cpu_collective_call_terminate_timeout_seconds=600'}
   proc = subprocess.run(
       [sys.executable, 'launch.py', *TINY_FLAGS, f'--workdir={workdir}',
        f'--config.data.dir={REAL_SUBSET}', '--config.data.train_fraction=0.1',
