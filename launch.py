@@ -6,6 +6,9 @@
   python launch.py --workdir runs/resnet24 --mode=plot
   python launch.py --config configs/search.py --mode=search
   python launch.py --config configs/resnet24.py --mode=benchmark
+  python launch.py --workdir runs/resnet24 --mode=predict --inputs photos/ cat.png images.npy
+  python launch.py --workdir runs/resnet24 --mode=export
+  python launch.py --workdir runs --mode=runs
 
 Running the same train command again (or just --workdir) resumes from the newest checkpoint in
 the workdir, whose config.json keeps the run's config for every mode that is given no --config. On
@@ -31,7 +34,7 @@ from resnet_jax import errors, preemption
 @dataclasses.dataclass(frozen=True)
 class Mode:
   function: str  # 'module:function', imported only when the mode runs.
-  takes: tuple[str, ...]  # Its arguments, from: config, workdir, config_file.
+  takes: tuple[str, ...]  # Its arguments: config, workdir, config_file, inputs, output, checkpoint.
   help: str
   needs_workdir: bool = False
   uses_tensorflow: bool = True  # Else TensorFlow is never imported (it takes seconds).
@@ -52,6 +55,12 @@ MODES = {
     'benchmark': Mode('resnet_jax.benchmark:main', ('config', 'workdir'),
                       'compile time, train and eval images/s, input pipeline images/s '
                       '(synthetic data; JSON to --workdir if given)'),
+    'predict': Mode('resnet_jax.predict:run', ('workdir', 'inputs', 'output', 'checkpoint'),
+                    'classes of --inputs (CSV to --output)', needs_workdir=True,
+                    uses_tensorflow=False),
+    'export': Mode('resnet_jax.export:run', ('workdir', 'output', 'checkpoint'),
+                   'the model as a file that runs with JAX alone (to <workdir>/export)',
+                   needs_workdir=True, uses_tensorflow=False),
 }
 
 FLAGS = flags.FLAGS
@@ -60,6 +69,16 @@ config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py); wit
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and TensorBoard summaries.')
 flags.DEFINE_enum('mode', 'train', list(MODES),
                   '; '.join(f'{name}: {mode.help}' for name, mode in MODES.items()) + '.')
+flags.DEFINE_list('inputs', None, '--mode=predict: image files (PNG, JPEG, ...: any size, made '
+                  '32x32 RGB as torchvision\'s Resize(32) + CenterCrop(32)), folders of them, or '
+                  '.npy files of uint8 images (N, 32, 32, 3); comma-separated, and any further '
+                  'paths after the flags (--inputs photos/*.jpg).')
+flags.DEFINE_string('output', None, '--mode=predict: the CSV to write (default '
+                    '<workdir>/predictions.csv); --mode=export: the folder (default '
+                    '<workdir>/export).')
+flags.DEFINE_string('checkpoint', 'default', '--mode=predict and export: best, latest, a step '
+                    'number, or default: what --mode=eval evaluates (best with early stopping, '
+                    'else latest).')
 flags.DEFINE_bool('distributed', False,
                   'This is one of several processes (e.g. one per host), all started with the '
                   'same command: join them. JAX finds the others itself on Cloud TPU, SLURM and '
@@ -109,8 +128,11 @@ def start_backends(mode: Mode) -> None:
   caches.use_compilation_cache()
 
 
-def run(mode: Mode) -> None:
-  """Joins the other processes if any, resolves the config, and calls the mode's function."""
+def run(mode: Mode, paths: list[str]) -> None:
+  """Joins the other processes if any, resolves the config, and calls the mode's function.
+
+  `paths`: the command line's words after the flags, more --inputs (a shell's glob expands there).
+  """
   import jax
   from configs import default
   from resnet_jax import parallel, run_config
@@ -121,7 +143,8 @@ def run(mode: Mode) -> None:
     logging.set_verbosity(logging.WARNING)  # Process 0 logs for all of them.
   if mode.needs_workdir and not FLAGS.workdir:
     raise errors.ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
-  arguments = {'workdir': FLAGS.workdir, 'config_file': None}
+  arguments = {'workdir': FLAGS.workdir, 'config_file': None, 'output': FLAGS.output,
+               'checkpoint': FLAGS.checkpoint, 'inputs': (FLAGS.inputs or []) + paths}
   if 'config' in mode.takes:
     config = FLAGS.config
     if config is None and FLAGS.workdir:  # The config of the run there, if it started.
@@ -139,12 +162,12 @@ def run(mode: Mode) -> None:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   mode = MODES[FLAGS.mode]
+  if len(argv) > 1 and 'inputs' not in mode.takes:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   start_backends(mode)
   try:
-    run(mode)
+    run(mode, argv[1:])
   except (errors.ConfigError, errors.NonFiniteLoss) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2 if isinstance(e, errors.ConfigError) else 1)

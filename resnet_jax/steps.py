@@ -101,6 +101,14 @@ def train_step(state: TrainState, batch, *, learning_rate_fn, label_smoothing: f
   return new_state, step_metrics, finite
 
 
+def tta_log_probs(apply_fn, variables, images, *, tta_flip: bool = False, tta_shift: int = 0):
+  """Log of the mean predicted probabilities over the test-time views of normalized `images`
+  (`device_data.tta_views`): what evaluation scores and what a trained model predicts."""
+  views = device_data.tta_views(images, flip=tta_flip, shift=tta_shift)
+  log_probs = [jax.nn.log_softmax(apply_fn(variables, view, train=False)) for view in views]
+  return jax.nn.logsumexp(jnp.stack(log_probs), axis=0) - jnp.log(len(views))
+
+
 def eval_step(state: TrainState, batch, *, tta_flip: bool = False,
               tta_shift: int = 0) -> EvalMetrics:
   """Metrics of one batch of normalized images (sums over unmasked images, so they merge).
@@ -108,15 +116,10 @@ def eval_step(state: TrainState, batch, *, tta_flip: bool = False,
   With test-time augmentation (`tta_flip`, `tta_shift`: `device_data.tta_views`) an image
   scores the mean of the predicted probabilities of its views.
   """
-  def log_probs(images):  # Under Lookahead, of the slow weights.
-    return jax.nn.log_softmax(state.apply_fn(
-        {'params': optim.slow_params(state.params), 'batch_stats': state.batch_stats}, images,
-        train=False))
-
-  views = device_data.tta_views(batch['image'], flip=tta_flip, shift=tta_shift)
-  # Log-probabilities of the mean probability serve as logits from here on.
-  logits = (jax.nn.logsumexp(jnp.stack([log_probs(v) for v in views]), axis=0)
-            - jnp.log(len(views)))
+  # Under Lookahead, of the slow weights. Log-probabilities serve as logits from here on.
+  logits = tta_log_probs(
+      state.apply_fn, {'params': optim.slow_params(state.params), 'batch_stats': state.batch_stats},
+      batch['image'], tta_flip=tta_flip, tta_shift=tta_shift)
   labels = jax.nn.one_hot(batch['label'], logits.shape[-1])
   return EvalMetrics.single_from_model_output(
       logits=logits, labels=batch['label'], mask=batch['mask'],

@@ -1,0 +1,78 @@
+"""--mode=predict: a trained run's classes and probabilities for a user's images, as a CSV file
+and a short table on the console.
+
+  python launch.py --workdir runs/resnet24 --mode=predict --inputs photos/ more.npy cat.png
+
+See `images` for how pictures are brought to 32x32 RGB.
+"""
+
+import csv
+import io
+import os
+import time
+
+import numpy as np
+
+from resnet_jax import images as user_images
+from resnet_jax import trained
+
+TOP = 3  # Classes in the CSV's last column.
+SHOWN = 10  # Rows of the console table.
+FILENAME = 'predictions.csv'  # Inside the workdir, by default.
+
+
+def rows(names: list[str], probabilities: np.ndarray, class_names) -> list[dict]:
+  """One CSV row per image: input, class, probability, top_3 ('cat 0.812; dog 0.101; ...')."""
+  result = []
+  for name, p in zip(names, probabilities):
+    top = np.argsort(-p, kind='stable')[:TOP]
+    result.append({'input': name, 'class': class_names[top[0]],
+                   'probability': f'{p[top[0]]:.4f}',
+                   f'top_{TOP}': '; '.join(f'{class_names[i]} {p[i]:.4f}' for i in top)})
+  return result
+
+
+def write_csv(path: str, table: list[dict]) -> None:
+  """Writes the rows to `path` at once: a reader never sees a partial file."""
+  text = io.StringIO()
+  writer = csv.DictWriter(text, fieldnames=list(table[0]), lineterminator='\n')
+  writer.writeheader()
+  writer.writerows(table)
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path + '.tmp', 'w', newline='') as f:
+    f.write(text.getvalue())
+  os.replace(path + '.tmp', path)
+
+
+def console_table(table: list[dict], shown: int = SHOWN) -> str:
+  """The first `shown` rows, aligned, and how many more the CSV holds."""
+  head = [(r['input'], r['class'], r['probability']) for r in table[:shown]]
+  widths = [max(len(cells[i]) for cells in head + [('input', 'class', 'probability')])
+            for i in range(3)]
+  line = lambda cells: '  '.join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+  lines = [line(('input', 'class', 'probability'))] + [line(cells) for cells in head]
+  if len(table) > shown:
+    lines.append(f'... and {len(table) - shown:,} more')
+  return '\n'.join(lines)
+
+
+def run(workdir: str, inputs: list[str], output: str | None = None,
+        checkpoint: str = 'default') -> str:
+  """Predicts the images of `inputs` with the run in `workdir`; writes the CSV to `output`
+  (default `<workdir>/predictions.csv`) and prints a table; returns the CSV's path.
+
+  Every input is decoded and checked (and the checkpoint loaded) before anything is written.
+  """
+  model = trained.load(workdir, checkpoint)
+  images, names = user_images.read(inputs)
+  start = time.perf_counter()
+  probabilities = model.predict(images)
+  seconds = time.perf_counter() - start
+  output = output or os.path.join(workdir, FILENAME)
+  table = rows(names, probabilities, model.class_names)
+  write_csv(output, table)
+  print(console_table(table))
+  print(f'{len(names):,} images in {seconds:.2f} s ({len(names) / seconds:,.0f} images/s, '
+        f'compilation included) by the checkpoint of step {model.step} '
+        f'({model.checkpoint}); all rows, with the top {TOP} classes: {output}')
+  return output

@@ -1,0 +1,236 @@
+"""Using a trained run: the Python API (README's example), --mode=predict, --mode=export, and
+loading on one device what several devices wrote. One tiny run on the real subset serves all."""
+
+import csv
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import resnet_jax
+from resnet_jax import train
+from resnet_jax.errors import ConfigError
+from tests.conftest import FAST_COMPILE, REAL_SUBSET, ROOT, tiny_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope='module')
+def run_dir(tmp_path_factory):
+  """A tiny run with early stopping (so a best checkpoint), EMA, test-time flips, Lookahead (the
+  model is the slow weights) and a whitening stem (its kernel is a batch statistic)."""
+  if not (REAL_SUBSET / 'test_batch').exists():
+    pytest.skip(f'the real CIFAR-10 subset is not at {REAL_SUBSET}')
+  workdir = tmp_path_factory.mktemp('trained') / 'run'
+  config = tiny_config(num_epochs=2, batch_size=32, early_stopping_patience=1, tta_flip=True,
+                       ema_decay=0.9, **{'data.dir': str(REAL_SUBSET),
+                                         'data.train_fraction': 0.25, 'model.whitening': True,
+                                         'optimizer.lookahead_sync_period': 2})
+  train.train_and_evaluate(config, str(workdir))
+  return workdir
+
+
+def report(workdir, name='report'):
+  return json.loads((workdir / f'{name}.json').read_text())
+
+
+def correct(summary) -> int:
+  return int(np.trace(summary['confusion_matrix']))
+
+
+def readme_example() -> str:
+  """The first python block of the README's section "Using a trained model"."""
+  readme = (ROOT / 'README.md').read_text()
+  section = readme[readme.index('## Using a trained model'):]
+  return re.search(r'```python\n(.*?)```', section, re.S).group(1)
+
+
+def test_readme_example_reproduces_the_report(run_dir):
+  code = readme_example()
+  assert "resnet_jax.load('runs/tiny')" in code
+  scope = {}
+  exec(code.replace("'runs/tiny'", repr(str(run_dir))), scope)  # pylint: disable=exec-used
+  summary = report(run_dir)
+  labels = scope['labels']
+  assert len(labels) == summary['num_images'] == 1017
+  assert int(np.sum(scope['probabilities'].argmax(-1) == labels)) == correct(summary)
+  evaluated = scope['model'].evaluate(scope['images'], labels)
+  assert evaluated['accuracy'] * len(labels) == pytest.approx(correct(summary), abs=1e-6)
+  assert evaluated['loss'] == pytest.approx(summary['loss'], rel=1e-5)
+  np.testing.assert_allclose(scope['probabilities'].sum(-1), 1, rtol=1e-5)
+
+
+def test_load_picks_checkpoints_from_relative_paths(run_dir, monkeypatch):
+  monkeypatch.chdir(run_dir.parent)
+  model = resnet_jax.load(run_dir.name)  # Relative: Orbax alone would refuse it.
+  assert model.checkpoint == str(run_dir / 'checkpoints_best' / str(model.step))
+  assert set(model.variables) == {'params', 'batch_stats'}
+  assert model.variables['batch_stats']['stem_whitening']['kernel'].shape == (2, 2, 3, 24)
+  assert model.workdir == str(run_dir)
+  assert model.class_names[3] == 'cat' and model.config.tta_flip
+  latest = resnet_jax.load(run_dir.name, 'latest')
+  steps = sorted(int(s) for s in os.listdir(run_dir / 'checkpoints'))
+  assert latest.step == steps[-1] and resnet_jax.load(run_dir.name, 'best').step == model.step
+  assert resnet_jax.load(run_dir.name, steps[0]).step == steps[0]
+  with pytest.raises(ConfigError, match='no checkpoint of step 3 in .*steps there'):
+    resnet_jax.load(run_dir.name, 3)
+
+  images, labels = model.test_split()
+  ema = model.ema().evaluate(images, labels)
+  assert ema['accuracy'] * len(labels) == pytest.approx(correct(report(run_dir, 'report_ema')),
+                                                        abs=1e-6)
+  one_view = model.predict(images[:16], tta=False, batch_size=5)
+  assert one_view.shape == (16, 10)
+  assert not np.allclose(one_view, model.predict(images[:16]))  # Flips change probabilities.
+
+
+BLOCKED = ('resnet_jax', 'configs', 'flax', 'optax', 'orbax', 'clu', 'tensorflow',
+           'ml_collections')
+EXPORT_LOADER = f"""
+import importlib.abc, sys
+class Blocker(importlib.abc.MetaPathFinder):
+  def find_spec(self, name, path, target=None):
+    if name.split('.')[0] in {BLOCKED!r}:
+      raise ImportError(f'{{name}} is not importable here')
+sys.meta_path.insert(0, Blocker())
+import json
+import numpy as np
+from jax import export
+export_dir, images, out = sys.argv[1:]
+with open(f'{{export_dir}}/model.jax', 'rb') as f:
+  exported = export.deserialize(f.read())
+assert json.load(open(f'{{export_dir}}/model.json'))['class_names'][0] == 'airplane'
+np.save(out, np.asarray(exported.call(np.load(images))))
+try:
+  import resnet_jax
+except ImportError:
+  print('blocked as expected')
+"""
+
+API_WITHOUT_TENSORFLOW = """
+import sys
+import numpy as np
+import resnet_jax
+model = resnet_jax.load(sys.argv[1])
+np.save(sys.argv[3], model.predict(np.load(sys.argv[2])))
+assert 'tensorflow' not in sys.modules, [m for m in sys.modules if 'tensorflow' in m][:5]
+print('no tensorflow')
+"""
+
+
+def test_export_runs_without_the_project_and_api_imports_no_tensorflow(run_dir, tmp_path):
+  images = np.random.default_rng(0).integers(0, 256, (7, 32, 32, 3), dtype=np.uint8)
+  np.save(tmp_path / 'images.npy', images)
+  expected = resnet_jax.load(str(run_dir)).predict(images)
+  env = os.environ | {'XLA_FLAGS': FAST_COMPILE}
+
+  export = subprocess.run(
+      [sys.executable, 'launch.py', f'--workdir={run_dir}', '--mode=export',
+       f'--output={tmp_path / "export"}'], cwd=ROOT, env=env, capture_output=True, text=True)
+  assert export.returncode == 0, export.stderr
+  assert 'for cpu and cuda' in export.stdout
+  assert sorted(os.listdir(tmp_path / 'export')) == ['model.jax', 'model.json']
+
+  loader = subprocess.run(  # In tmp_path, off the repository, with the imports blocked.
+      [sys.executable, '-c', EXPORT_LOADER, str(tmp_path / 'export'),
+       str(tmp_path / 'images.npy'), str(tmp_path / 'exported.npy')],
+      cwd=tmp_path, env=env | {'PYTHONPATH': ''}, capture_output=True, text=True)
+  assert loader.returncode == 0, loader.stderr
+  assert 'blocked as expected' in loader.stdout
+  np.testing.assert_allclose(np.load(tmp_path / 'exported.npy'), expected, rtol=1e-5, atol=1e-7)
+
+  api = subprocess.run(
+      [sys.executable, '-c', API_WITHOUT_TENSORFLOW, str(run_dir), str(tmp_path / 'images.npy'),
+       str(tmp_path / 'api.npy')], cwd=ROOT, env=env, capture_output=True, text=True)
+  assert api.returncode == 0, api.stderr
+  np.testing.assert_allclose(np.load(tmp_path / 'api.npy'), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_predict_mode_writes_the_csv_or_fails_before_writing(run_dir, tmp_path):
+  model = resnet_jax.load(str(run_dir))
+  test_images, _ = model.test_split()
+  (tmp_path / 'photos').mkdir()
+  for i in range(3):
+    Image.fromarray(test_images[i]).save(tmp_path / 'photos' / f'{i}.png')
+  np.save(tmp_path / 'batch.npy', test_images[3:20])
+  output = tmp_path / 'out' / 'predictions.csv'
+  proc = subprocess.run(
+      [sys.executable, 'launch.py', f'--workdir={run_dir}', '--mode=predict',
+       f'--inputs={tmp_path / "photos"}', str(tmp_path / 'batch.npy'), f'--output={output}'],
+      cwd=ROOT, capture_output=True, text=True)
+  assert proc.returncode == 0, proc.stderr
+  with open(output, newline='') as f:
+    rows = list(csv.DictReader(f))
+  expected = model.predict(test_images[:20])
+  assert [r['input'] for r in rows[:4]] == [str(tmp_path / 'photos' / '0.png'),
+                                            str(tmp_path / 'photos' / '1.png'),
+                                            str(tmp_path / 'photos' / '2.png'),
+                                            f'{tmp_path / "batch.npy"}[0]']
+  assert [r['class'] for r in rows] == [model.class_names[i] for i in expected.argmax(-1)]
+  np.testing.assert_allclose([float(r['probability']) for r in rows], expected.max(-1),
+                             atol=6e-5)
+  lines = proc.stdout.splitlines()
+  assert lines[0].split() == ['input', 'class', 'probability']
+  assert '... and 10 more' in proc.stdout and f'20 images in' in proc.stdout
+
+  # A truncated picture among good inputs: one line naming it, exit status 2, no CSV.
+  data = (tmp_path / 'photos' / '0.png').read_bytes()
+  (tmp_path / 'photos' / 'broken.png').write_bytes(data[:len(data) // 2])
+  fresh = tmp_path / 'fresh.csv'
+  bad = subprocess.run(
+      [sys.executable, 'launch.py', f'--workdir={run_dir}', '--mode=predict',
+       f'--inputs={tmp_path / "batch.npy"},{tmp_path / "photos"}', f'--output={fresh}'],
+      cwd=ROOT, capture_output=True, text=True)
+  assert bad.returncode == 2
+  assert bad.stderr.strip().splitlines()[-1].startswith(
+      f'error: {tmp_path / "photos" / "broken.png"} is not a readable image')
+  assert not fresh.exists() and not pathlib.Path(f'{fresh}.tmp').exists()
+
+
+TWO_DEVICE_WRITER = """
+import sys
+import jax
+import jax.numpy as jnp
+import numpy as np
+from configs import tiny
+from resnet_jax import checkpoints, cifar10, device_data, models, parallel, run_config, steps
+workdir, out = sys.argv[1:]
+config = tiny.get_config()
+config.model.whitening, config.tta_flip = True, True
+mesh = parallel.make_mesh()
+images = device_data.synthetic(40)[0]
+built = steps.build(config, mesh, steps_per_epoch=1, num_steps=1)
+state = built.init_state(models.patch_whitening_kernel(cifar10.normalize(images)))
+assert {len(x.sharding.device_set) for x in jax.tree.leaves(state)} == {2}
+manager = checkpoints.create_manager(workdir, keep=1)
+checkpoints.save(manager, state)
+manager.wait_until_finished()
+run_config.save(config, workdir)
+probabilities = jax.jit(lambda variables, images: jnp.exp(steps.tta_log_probs(
+    built.model.apply, variables, cifar10.normalize(images), tta_flip=True)))(
+        {'params': state.params, 'batch_stats': state.batch_stats}, images)
+np.savez(out, images=images, probabilities=np.asarray(probabilities))
+"""
+
+
+def test_a_checkpoint_of_two_devices_loads_on_one(tmp_path):
+  # The state is written as a run's on a 2-device mesh (replicated), but not trained: XLA:CPU's
+  # collectives (the gradient mean) can starve on a busy 2-core machine until XLA aborts.
+  env = os.environ | {'XLA_FLAGS': f'{FAST_COMPILE} --xla_force_host_platform_device_count=2'}
+  proc = subprocess.run(
+      [sys.executable, '-c', TWO_DEVICE_WRITER, str(tmp_path / 'run'), str(tmp_path / 'out.npz')],
+      cwd=ROOT, env=env, capture_output=True, text=True)
+  assert proc.returncode == 0, proc.stderr
+  import jax  # pylint: disable=g-import-not-at-top
+  assert jax.device_count() == 1
+  model = resnet_jax.load(str(tmp_path / 'run'))
+  assert {d for x in jax.tree.leaves(model.variables) for d in x.devices()} == {jax.devices()[0]}
+  written = np.load(tmp_path / 'out.npz')
+  np.testing.assert_allclose(model.predict(written['images']), written['probabilities'],
+                             rtol=1e-5, atol=1e-7)
