@@ -21,7 +21,7 @@ from jax.experimental import multihost_utils
 
 from resnet_jax import (checkpoints, cifar10, console, device_data, early_stopping,
                         input_pipeline, models, optim, parallel, plots, preemption, reports,
-                        run_config, steps, validation, workdir_lock)
+                        run_config, run_record, steps, validation, workdir_lock)
 from resnet_jax.errors import ConfigError
 
 
@@ -137,12 +137,30 @@ class Trainer:
 
   def evaluate(self, state: steps.TrainState, split: str = 'test') -> steps.EvalMetrics:
     """Metrics over every image of `split` ('test', or 'val' if held out) exactly once."""
+    return self._evaluate(state, split)[0]
+
+  def evaluate_with_probabilities(self, state: steps.TrainState, split: str = 'test'
+                                  ) -> tuple[steps.EvalMetrics, np.ndarray]:
+    """As `evaluate`, and each image's predicted probabilities, in the order of
+    `eval_images(split)` (in one pass)."""
+    total, probabilities = self._evaluate(state, split)
+    num_images = self.eval_sets[split][0]['label'].shape[0]
+    return total, np.concatenate([_local_copy(p) for p in probabilities])[:num_images]
+
+  def _evaluate(self, state, split):
     dataset, batches = self.eval_sets[split]
-    total = None
+    total, probabilities = None, []
     for batch in batches:
-      batch_metrics = self.steps.evaluate(state, dataset, batch['index'], batch['mask'])
+      batch_metrics, batch_probabilities = self.steps.evaluate(state, dataset, batch['index'],
+                                                               batch['mask'])
       total = batch_metrics if total is None else total.merge(batch_metrics)
-    return total
+      probabilities.append(batch_probabilities)
+    return total, probabilities
+
+  def eval_images(self, split: str = 'test') -> tuple[np.ndarray, np.ndarray]:
+    """The uint8 images and labels of `split`, on the host."""
+    dataset = self.eval_sets[split][0]
+    return _local_copy(dataset['image']), _local_copy(dataset['label'])
 
   def evaluate_all(self, state: steps.TrainState) -> dict[str, dict[str, Any]]:
     """Summaries of every eval split, and of the test split with the EMA weights if kept."""
@@ -160,10 +178,17 @@ class Trainer:
                        steps.ema_weights(state)))
     summaries = []
     for name, title, weights in variants:
-      summaries.append({'step': step} | eval_summary(self.evaluate(weights)))
+      eval_metrics, probabilities = self.evaluate_with_probabilities(weights)
+      summaries.append({'step': step} | eval_summary(eval_metrics))
       if jax.process_index() == 0:
-        reports.write(workdir, summaries[-1], name=name, title=title)
+        reports.write(workdir, summaries[-1], name=name, title=title,
+                      predictions=(*self.eval_images(), probabilities))
     return summaries[0]
+
+
+def _local_copy(replicated: jax.Array) -> np.ndarray:
+  """A replicated global array on this host (each process holds all of it)."""
+  return np.asarray(replicated.addressable_data(0))
 
 
 def eval_summary(eval_metrics: steps.EvalMetrics) -> dict[str, Any]:
@@ -219,6 +244,9 @@ def _train(config, workdir, trainer: Trainer,
                  first_step // trainer.steps_per_epoch, monitored, stopper.best_epoch)
     return state
 
+  record = run_record.Session(workdir, first_step=first_step, num_steps=trainer.num_steps,
+                              steps_per_epoch=trainer.steps_per_epoch,
+                              enabled=jax.process_index() == 0)  # run.json, for --mode=runs.
   # Console: the set-up line now, a bar and a line per epoch, a closing block at the end.
   progress = console.Progress(num_steps=trainer.num_steps, steps_per_epoch=trainer.steps_per_epoch,
                               batch_size=config.batch_size, first_step=first_step,
@@ -302,6 +330,7 @@ def _train(config, workdir, trainer: Trainer,
       checkpoints.save(manager, state)
     if epoch_end or stopping:
       writer.flush()
+      record.update(step)
     if stopping:
       manager.wait_until_finished()
       raise preemption.Preempted(stop.signum or signal.SIGTERM, step, manager.directory)
@@ -311,6 +340,7 @@ def _train(config, workdir, trainer: Trainer,
   manager.wait_until_finished()
   best = stopper.best_state(state) if stopper else None
   trainer.write_reports(state if best is None else best, workdir)
+  record.end(step, stopped_early=early_stop)
   if jax.process_index() == 0:
     plots.write_curves(workdir)
     print(console.closing_block(
