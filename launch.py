@@ -4,6 +4,7 @@
   python launch.py --workdir runs/resnet24 --mode=eval
   python launch.py --config configs/resnet24.py --mode=summary --config.model.channels=32,64,128
   python launch.py --workdir runs/resnet24 --mode=plot
+  python launch.py --workdir runs --mode=runs
   python launch.py --config configs/search.py --mode=search
   python launch.py --config configs/resnet24.py --mode=benchmark
 
@@ -13,7 +14,6 @@ several hosts, every host runs the same command plus --distributed (Cloud TPU, S
 or --coordinator_address, --num_processes and --process_id.
 """
 
-import json
 import os
 import sys
 
@@ -24,10 +24,13 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Config file (configs/*.py); without it, the '
                                 'config.json of the run in --workdir.', lock_config=True)
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and TensorBoard summaries.')
-flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'plot', 'search', 'benchmark'],
+flags.DEFINE_enum('mode', 'train',
+                  ['train', 'eval', 'summary', 'plot', 'runs', 'search', 'benchmark'],
                   'train: train and evaluate, resuming if possible; eval: test metrics and '
                   'reports of the newest checkpoint; summary: layer table and parameter count '
                   '(reads no data); plot: curves of the run in --workdir (needs no --config); '
+                  'runs: a table of every run under the folder --workdir (CSV, Markdown and a '
+                  'plot written there); '
                   'search: designs under the budget from config.search (see configs/search.py); '
                   'benchmark: compile time, train and eval images/s, input pipeline images/s '
                   '(synthetic data; JSON to --workdir if given).')
@@ -99,11 +102,15 @@ def main(argv):
       parallel.initialize(*processes)
     if jax.process_index() > 0:
       logging.set_verbosity(logging.WARNING)  # Process 0 logs for all of them.
-    if FLAGS.mode in ('train', 'eval', 'plot') and not FLAGS.workdir:
+    if FLAGS.mode in ('train', 'eval', 'plot', 'runs') and not FLAGS.workdir:
       raise ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
     if FLAGS.mode == 'plot':
       from resnet_jax import plots
       print('\n'.join(plots.write_curves(FLAGS.workdir)))
+      return
+    if FLAGS.mode == 'runs':
+      from resnet_jax import runs_table
+      runs_table.run(FLAGS.workdir, defaults=default.get_config())
       return
     config = FLAGS.config
     if config is None and FLAGS.workdir:
@@ -138,7 +145,8 @@ def main(argv):
       else:
         results = train.evaluate_checkpoint(config, FLAGS.workdir)
         if jax.process_index() == 0:
-          print(json.dumps(results, indent=2))
+          from resnet_jax import reports
+          print(reports.console_summary(results, FLAGS.workdir))
     except train.NonFiniteLoss as e:
       print(f'error: {e}', file=sys.stderr)
       sys.exit(1)
