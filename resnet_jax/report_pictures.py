@@ -51,7 +51,7 @@ def mistakes_figure(images, labels, probabilities, title: str, *, rows: int = 4,
   """A grid of the most confident mistakes: each uint8 image under its true class, the
   predicted class and the probability given to it."""
   chosen = confident_mistakes(labels, probabilities, rows * columns)
-  figure = Figure(figsize=(2.3 * columns, 2.3 * rows))
+  figure = Figure(figsize=(2.3 * columns, 2.6 * rows), layout='constrained')
   figure.suptitle(f'{title}: the {len(chosen)} most confident mistakes'
                   if len(chosen) else f'{title}: no mistakes')
   for k, axes in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
