@@ -22,7 +22,7 @@ from resnet_jax.errors import ConfigError
 COLUMNS = {'run': 'run', 'design': 'design', 'parameters': 'params', 'mflops': 'MFLOPs/img',
            'epochs': 'epochs', 'best_test_accuracy': 'best acc', 'final_test_accuracy': 'final acc',
            'wall_secs': 'wall', 'hardware': 'hardware', 'status': 'status'}
-CSV_EXTRA = ('host', 'started', 'newest_checkpoint_step', 'num_steps')
+CSV_EXTRA = ('epochs_planned', 'host', 'started', 'newest_checkpoint_step', 'num_steps')
 RUNNING, STOPPED = 'running', 'stopped'
 
 
@@ -78,6 +78,7 @@ def run_row(folder: str, workdir: str, defaults=None, cache: dict | None = None)
   row['newest_checkpoint_step'] = newest = newest_checkpoint(workdir)
   if steps_per_epoch:
     row['epochs'] = (newest or 0) / steps_per_epoch
+    row['epochs_planned'] = num_steps / steps_per_epoch
 
   accuracy = scalars.get('test_accuracy')
   if accuracy:
@@ -136,8 +137,8 @@ def cell(row: dict[str, Any], column: str) -> str:
     return f'{value:,}'
   if column == 'mflops':
     return f'{value:,.1f}'
-  if column == 'epochs':
-    return f'{value:.3g}'
+  if column == 'epochs':  # Done, of planned.
+    return f'{value:.3g}/{row["epochs_planned"]:.3g}'
   if column == 'wall_secs':
     return console.duration(value)
   return str(value)

@@ -122,7 +122,7 @@ def test_a_real_tiny_run_leaves_its_record_pictures_and_a_row(tmp_path, real_sub
   assert header.split()[:2] == ['run', 'design']
   cells = re.split(r' {2,}', row)
   assert cells[:3] == ['tiny', 'B=1,1 C=4,8 F=3 K=1 P=global', '1,454']
-  assert cells[4] == '2'  # Epochs.
+  assert cells[4] == '2/2'  # Epochs done, of planned.
   assert cells[6] == f'{report["accuracy"]:.2%}'  # Final test accuracy, as the report's.
   assert float(cells[5].rstrip('%')) >= float(cells[6].rstrip('%'))  # Best.
   assert cells[-2:] == [f'{session["device_count"]}x cpu', 'finished']

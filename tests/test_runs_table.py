@@ -83,6 +83,7 @@ def test_every_run_gets_a_row_with_what_its_workdir_tells(runs):
       (0.5, 0.45))
   assert finished['epochs'] == 3
   assert by_run['search/B=1,1 C=8,16']['epochs'] == 2
+  assert by_run['killed']['epochs'] == 1 and by_run['killed']['epochs_planned'] == 3
   assert finished['wall_secs'] == pytest.approx(100, abs=1)
   # Both sessions' time, not the 1000 s between them.
   assert by_run['search/B=1,1 C=8,16']['wall_secs'] == pytest.approx(150, abs=1)
@@ -101,6 +102,8 @@ def test_the_table_is_printed_and_written_as_csv_markdown_and_a_plot(runs, capsy
   assert printed[1].startswith('search/B=1,1 C=8,16  B=1,1 C=8,16 ')
   old = next(line for line in printed if line.startswith('old '))
   assert '42.00%' in old and ' - ' in old  # Unknown wall time and hardware.
+  killed = next(line for line in printed if line.startswith('killed '))
+  assert ' 1/3 ' in killed and killed.endswith(' stopped')  # Epochs done, of planned.
   assert printed[-1].startswith('5 runs, best test accuracy first: ')
   with open(runs / 'runs.csv') as f:
     written = list(csv.DictReader(f))
