@@ -124,3 +124,21 @@ def test_a_folder_without_runs_is_refused(tmp_path):
     runs_table.build(str(tmp_path))
   with pytest.raises(ConfigError, match='is not a folder'):
     runs_table.build(str(tmp_path / 'missing'))
+
+
+def test_a_resumed_run_records_each_session(tmp_path, monkeypatch):
+  clock = iter([100.0, 160.0, 1000.0, 1030.0, 1050.0])  # Unix times, as the record reads them.
+  monkeypatch.setattr(run_record.time, 'time', lambda: next(clock))
+  first = run_record.Session(str(tmp_path), first_step=0, num_steps=30, steps_per_epoch=10)
+  first.update(10)  # Killed after its first epoch end.
+  second = run_record.Session(str(tmp_path), first_step=10, num_steps=30, steps_per_epoch=10)
+  second.update(20)
+  second.end(20, stopped_early=True)
+  run_record.Session(str(tmp_path / 'other'), first_step=0, num_steps=1, steps_per_epoch=1,
+                     enabled=False)  # Processes other than 0 write nothing.
+  record = run_record.read(str(tmp_path))
+  assert [(s['first_step'], s['last_step'], s.get('outcome')) for s in record['sessions']] == [
+      (0, 10, None), (10, 20, 'stopped early')]
+  assert run_record.wall_secs(record, running=False) == 60 + 50
+  assert set(run_record.hardware()) <= set(record['sessions'][0])
+  assert not (tmp_path / 'other').exists() and not list(tmp_path.glob('*.tmp'))
