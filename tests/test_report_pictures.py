@@ -127,3 +127,11 @@ def test_a_real_tiny_run_leaves_its_record_pictures_and_a_row(tmp_path, real_sub
   assert float(cells[5].rstrip('%')) >= float(cells[6].rstrip('%'))  # Best.
   assert cells[-2:] == [f'{session["device_count"]}x cpu', 'finished']
   assert (tmp_path / 'runs' / 'runs.csv').exists() and (tmp_path / 'runs' / 'runs.png').exists()
+
+  (tmp_path / 'empty').mkdir()
+  empty = subprocess.run(
+      [sys.executable, 'launch.py', '--mode=runs', f'--workdir={tmp_path / "empty"}'],
+      cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+  assert empty.returncode == 2
+  assert empty.stderr.strip().splitlines()[-1].startswith(
+      f'error: no runs under --workdir={tmp_path / "empty"} ')
