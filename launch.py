@@ -34,7 +34,7 @@ from resnet_jax import errors, preemption
 @dataclasses.dataclass(frozen=True)
 class Mode:
   function: str  # 'module:function', imported only when the mode runs.
-  takes: tuple[str, ...]  # Its arguments: config, workdir, config_file, inputs, output, checkpoint.
+  takes: tuple[str, ...]  # Its arguments, by name: see `run`.
   help: str
   needs_workdir: bool = False
   uses_tensorflow: bool = True  # Else TensorFlow is never imported (it takes seconds).
@@ -46,6 +46,9 @@ MODES = {
     'eval': Mode('resnet_jax.train:evaluate_checkpoint', ('config', 'workdir'),
                  'test metrics and reports of the newest checkpoint (the best, with early '
                  'stopping)', needs_workdir=True),
+    'runs': Mode('resnet_jax.runs_table:run', ('workdir', 'defaults'),
+                 'a table of every run under the folder --workdir (CSV, Markdown and a plot '
+                 'written there)', needs_workdir=True),
     'summary': Mode('resnet_jax.console:print_summary', ('config',),
                     'layer table and parameter count (reads no data)', uses_tensorflow=False),
     'plot': Mode('resnet_jax.plots:print_curves', ('workdir',),
@@ -144,7 +147,8 @@ def run(mode: Mode, paths: list[str]) -> None:
   if mode.needs_workdir and not FLAGS.workdir:
     raise errors.ConfigError(f'--workdir is required for --mode={FLAGS.mode}')
   arguments = {'workdir': FLAGS.workdir, 'config_file': None, 'output': FLAGS.output,
-               'checkpoint': FLAGS.checkpoint, 'inputs': (FLAGS.inputs or []) + paths}
+               'checkpoint': FLAGS.checkpoint, 'inputs': (FLAGS.inputs or []) + paths,
+               'defaults': default.get_config()}  # What older runs' config.json lack.
   if 'config' in mode.takes:
     config = FLAGS.config
     if config is None and FLAGS.workdir:  # The config of the run there, if it started.

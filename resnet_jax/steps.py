@@ -110,8 +110,9 @@ def tta_log_probs(apply_fn, variables, images, *, tta_flip: bool = False, tta_sh
 
 
 def eval_step(state: TrainState, batch, *, tta_flip: bool = False,
-              tta_shift: int = 0) -> EvalMetrics:
-  """Metrics of one batch of normalized images (sums over unmasked images, so they merge).
+              tta_shift: int = 0) -> tuple[EvalMetrics, jax.Array]:
+  """Metrics of one batch of normalized images (sums over unmasked images, so they merge), and
+  each image's predicted probabilities (for the reports' pictures of mistakes).
 
   With test-time augmentation (`tta_flip`, `tta_shift`: `device_data.tta_views`) an image
   scores the mean of the predicted probabilities of its views.
@@ -123,7 +124,7 @@ def eval_step(state: TrainState, batch, *, tta_flip: bool = False,
   labels = jax.nn.one_hot(batch['label'], logits.shape[-1])
   return EvalMetrics.single_from_model_output(
       logits=logits, labels=batch['label'], mask=batch['mask'],
-      loss=cross_entropy(logits, labels))
+      loss=cross_entropy(logits, labels)), jnp.exp(logits)
 
 
 def ema_weights(state: TrainState) -> TrainState:
@@ -176,7 +177,8 @@ class Steps:
   # trains the first `num_steps` rows of `chunk` (dataset indices, or host batches).
   train_chunk: Callable
   train_step: Callable  # (state, batch) -> (state, TrainMetrics, finite): one host batch.
-  # (state, dataset, indices, mask) -> EvalMetrics of the batch dataset[indices] (sums).
+  # (state, dataset, indices, mask) -> (EvalMetrics of the batch dataset[indices] (sums),
+  # each image's predicted probabilities).
   evaluate: Callable
 
 

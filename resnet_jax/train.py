@@ -6,7 +6,6 @@ Evaluation always reads device-resident images.
 """
 
 import contextlib
-import json
 import os
 import signal
 import time
@@ -21,7 +20,8 @@ from jax.experimental import multihost_utils
 
 from resnet_jax import (checkpoints, cifar10, console, device_data, early_stopping,
                         input_pipeline, models, optim, parallel, pipelines, plots, preemption,
-                        profiling, reports, run_config, steps, validation, workdir_lock)
+                        profiling, reports, run_config, run_record, steps, validation,
+                        workdir_lock)
 from resnet_jax.errors import ConfigError, NonFiniteLoss
 
 
@@ -111,12 +111,30 @@ class Trainer:
 
   def evaluate(self, state: steps.TrainState, split: str = 'test') -> steps.EvalMetrics:
     """Metrics over every image of `split` ('test', or 'val' if held out) exactly once."""
+    return self._evaluate(state, split)[0]
+
+  def evaluate_with_probabilities(self, state: steps.TrainState, split: str = 'test'
+                                  ) -> tuple[steps.EvalMetrics, np.ndarray]:
+    """As `evaluate`, and each image's predicted probabilities, in the order of
+    `eval_images(split)` (in one pass)."""
+    total, probabilities = self._evaluate(state, split)
+    num_images = self.eval_sets[split][0]['label'].shape[0]
+    return total, np.concatenate([_local_copy(p) for p in probabilities])[:num_images]
+
+  def _evaluate(self, state, split):
     dataset, batches = self.eval_sets[split]
-    total = None
+    total, probabilities = None, []
     for batch in batches:
-      batch_metrics = self.steps.evaluate(state, dataset, batch['index'], batch['mask'])
+      batch_metrics, batch_probabilities = self.steps.evaluate(state, dataset, batch['index'],
+                                                               batch['mask'])
       total = batch_metrics if total is None else total.merge(batch_metrics)
-    return total
+      probabilities.append(batch_probabilities)
+    return total, probabilities
+
+  def eval_images(self, split: str = 'test') -> tuple[np.ndarray, np.ndarray]:
+    """The uint8 images and labels of `split`, on the host."""
+    dataset = self.eval_sets[split][0]
+    return _local_copy(dataset['image']), _local_copy(dataset['label'])
 
   def evaluate_all(self, state: steps.TrainState) -> dict[str, dict[str, Any]]:
     """Summaries of every eval split, and of the test split with the EMA weights if kept."""
@@ -136,11 +154,18 @@ class Trainer:
                        steps.ema_weights(state)))
     summaries = {}
     for split, name, title, weights in variants:
+      eval_metrics, probabilities = self.evaluate_with_probabilities(weights)
       summaries[split] = ({'step': step, 'selected_by': selected_by}
-                          | eval_summary(self.evaluate(weights)))
+                          | eval_summary(eval_metrics))
       if jax.process_index() == 0:
-        reports.write(workdir, summaries[split], name=name, title=title)
+        reports.write(workdir, summaries[split], name=name, title=title,
+                      predictions=(*self.eval_images(), probabilities))
     return summaries
+
+
+def _local_copy(replicated: jax.Array) -> np.ndarray:
+  """A replicated global array on this host (each process holds all of it)."""
+  return np.asarray(replicated.addressable_data(0))
 
 
 def eval_summary(eval_metrics: steps.EvalMetrics) -> dict[str, Any]:
@@ -196,6 +221,9 @@ def _train(config, workdir, trainer: Trainer,
                  'to do.', first_step // trainer.steps_per_epoch, stopper.best_epoch)
     return state
 
+  record = run_record.Session(workdir, first_step=first_step, num_steps=trainer.num_steps,
+                              steps_per_epoch=trainer.steps_per_epoch,
+                              enabled=jax.process_index() == 0)  # run.json, for --mode=runs.
   # Console: the set-up line now, a bar and a line per epoch, a closing block at the end.
   progress = console.Progress(num_steps=trainer.num_steps, steps_per_epoch=trainer.steps_per_epoch,
                               batch_size=config.batch_size, first_step=first_step,
@@ -284,6 +312,7 @@ def _train(config, workdir, trainer: Trainer,
       checkpoints.save(manager, state)
     if epoch_end or stopping:
       writer.flush()
+      record.update(step)
     if stopping:
       manager.wait_until_finished()
       raise preemption.Preempted(stop.signum or signal.SIGTERM, step, manager.directory)
@@ -294,6 +323,7 @@ def _train(config, workdir, trainer: Trainer,
   best = stopper.best_state(state) if stopper else None
   results = (trainer.write_reports(state, workdir, 'the newest checkpoint') if best is None
              else trainer.write_reports(best, workdir, stopper.selected_by()))
+  record.end(step, stopped_early=early_stop)
   if jax.process_index() == 0:
     plots.write_curves(workdir)
     print(console.closing_block(
@@ -340,7 +370,7 @@ def evaluate_checkpoint(config, workdir: str) -> dict[str, Any]:
     best = stopper.best_state(state)
     if best is not None:
       state, selected_by = best, stopper.selected_by()
-  results = trainer.write_reports(state, workdir, selected_by)['test']
+  results = trainer.write_reports(state, workdir, selected_by)
   if jax.process_index() == 0:
-    print(json.dumps(results, indent=2))
-  return results
+    print(reports.console_summary(results, workdir))
+  return results['test']

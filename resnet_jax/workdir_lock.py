@@ -26,3 +26,19 @@ def exclusive(workdir: str):
     f.write(f'pid {os.getpid()} on {socket.gethostname()}\n')
     f.flush()
     yield
+
+
+def is_held(workdir: str) -> bool:
+  """Whether a live process holds `workdir/lock` (a run trains there now). Never blocks; if no
+  one holds it, it is taken shared for an instant, which only a run starting in that instant
+  could notice (it would refuse to start)."""
+  path = os.path.join(workdir, 'lock')
+  if not os.path.exists(path):
+    return False
+  with open(path) as f:
+    try:
+      fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+      return True
+    fcntl.flock(f, fcntl.LOCK_UN)
+    return False

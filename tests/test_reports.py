@@ -84,7 +84,7 @@ def test_flip_tta_changes_nothing_for_flip_symmetric_images():
     for name, x in (('symmetric', symmetric), ('plain', images)):
       batch = parallel.shard_batch({'image': x, 'label': labels, 'mask': np.ones(8, np.float32)},
                                    mesh)
-      results[name, tta] = jax.tree.map(np.asarray, step(state, batch).compute())
+      results[name, tta] = jax.tree.map(np.asarray, step(state, batch)[0].compute())
   for key in ('loss', 'accuracy', 'confusion'):
     np.testing.assert_allclose(results['symmetric', True][key], results['symmetric', False][key],
                                rtol=1e-5)
@@ -128,7 +128,7 @@ def test_translated_tta_views_change_nothing_for_constant_images():
     for name, x in (('constant', constant), ('plain', images)):
       batch = parallel.shard_batch({'image': x, 'label': labels, 'mask': np.ones(8, np.float32)},
                                    mesh)
-      results[name, tta] = jax.tree.map(np.asarray, step(state, batch).compute())
+      results[name, tta] = jax.tree.map(np.asarray, step(state, batch)[0].compute())
   for key in ('loss', 'accuracy', 'confusion'):
     np.testing.assert_allclose(results['constant', (True, 2)][key],
                                results['constant', (False, 0)][key], rtol=1e-5)

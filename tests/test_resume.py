@@ -109,4 +109,5 @@ def test_sigterm_checkpoints_exits_and_resumes_identically(reference, tmp_path):
       ('checkpoints', tmp_path / 'checkpoints'), ('TensorBoard',
                                                   f'tensorboard --logdir {tmp_path}'))]
   evaluated = run(data_dir, tmp_path, [f'--workdir={tmp_path}', '--mode=eval'])
-  assert json.loads(evaluated.stdout)['step'] == NUM_STEPS
+  assert evaluated.stdout.startswith(f'Test accuracy at step {NUM_STEPS}: ')
+  assert json.loads((tmp_path / 'report.json').read_text())['step'] == NUM_STEPS

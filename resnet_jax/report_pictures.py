@@ -1,0 +1,65 @@
+"""Pictures of a test report: the confusion matrix as a heatmap, and the test images the model
+gets wrong with the most confidence. Drawn with matplotlib's Figure API (no pyplot, no GUI)."""
+
+import os
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from resnet_jax.cifar10 import CLASS_NAMES
+
+
+def save(figure: Figure, path: str) -> str:
+  """Writes `figure` as a PNG at `path` atomically (a reader never sees half a file)."""
+  figure.savefig(path + '.tmp', format='png', dpi=100, bbox_inches='tight')
+  os.replace(path + '.tmp', path)
+  return path
+
+
+def confusion_figure(confusion, title: str, class_names=CLASS_NAMES) -> Figure:
+  """Rows (true classes) normalized to 1: each cell shows the percentage of the true class
+  predicted as the column's class; the row labels give each class's number of images."""
+  confusion = np.asarray(confusion, np.float64)
+  totals = confusion.sum(axis=1)
+  rates = confusion / np.maximum(totals, 1)[:, None]
+  n = len(class_names)
+  figure = Figure(figsize=(1.0 + 0.75 * n, 0.75 * n))
+  axes = figure.add_subplot()
+  image = axes.imshow(rates, cmap='Blues', vmin=0, vmax=1)
+  for i in range(n):
+    for j in range(n):
+      axes.text(j, i, f'{100 * rates[i, j]:.0f}', ha='center', va='center', fontsize=9,
+                color='white' if rates[i, j] > 0.5 else 'black')
+  axes.set_xticks(range(n), class_names, rotation=45, ha='right')
+  axes.set_yticks(range(n), [f'{name} ({total:.0f})' for name, total in zip(class_names, totals)])
+  axes.set(xlabel='predicted class', ylabel='true class (images)', title=title)
+  figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label='fraction of the true class')
+  return figure
+
+
+def confident_mistakes(labels, probabilities, count: int = 32) -> np.ndarray:
+  """Indices of the `count` wrongly classified images with the highest predicted probability,
+  most confident first."""
+  predicted = probabilities.argmax(axis=1)
+  wrong = np.flatnonzero(predicted != labels)
+  confidence = probabilities[wrong, predicted[wrong]]
+  return wrong[np.argsort(-confidence, kind='stable')[:count]]
+
+
+def mistakes_figure(images, labels, probabilities, title: str, *, rows: int = 4,
+                    columns: int = 8, class_names=CLASS_NAMES) -> Figure:
+  """A grid of the most confident mistakes: each uint8 image under its true class, the
+  predicted class and the probability given to it."""
+  chosen = confident_mistakes(labels, probabilities, rows * columns)
+  figure = Figure(figsize=(2.3 * columns, 2.6 * rows), layout='constrained')
+  figure.suptitle(f'{title}: the {len(chosen)} most confident mistakes'
+                  if len(chosen) else f'{title}: no mistakes')
+  for k, axes in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
+    axes.axis('off')
+    if k < len(chosen):
+      i = chosen[k]
+      predicted = probabilities[i].argmax()
+      axes.imshow(images[i], interpolation='nearest')
+      axes.set_title(f'true: {class_names[labels[i]]}\npredicted: {class_names[predicted]} '
+                     f'{probabilities[i, predicted]:.0%}', fontsize=9)
+  return figure

@@ -1,0 +1,144 @@
+"""The table of runs, built from workdirs written here: a finished run, one stopped early, a
+killed one, an old one without run.json, one running (its lock held) and a search's nested run."""
+
+import csv
+import fcntl
+import json
+import time
+
+import pytest
+from clu import metric_writers
+
+from configs import default
+from resnet_jax import console, models, run_config, run_record, runs_table, workdir_lock
+from resnet_jax.errors import ConfigError
+from tests.conftest import tiny_config
+
+SESSION = {'platform': 'gpu', 'device_kind': 'NVIDIA H200', 'device_count': 8,
+           'process_count': 1, 'host': 'node7', 'first_step': 0}
+
+
+def make_run(workdir, *, channels=(4, 8), accuracies=None, sessions=None, checkpoint=None,
+             steps_per_epoch=10, num_epochs=3):
+  """A workdir as a run leaves it: config.json, test accuracies logged at epoch ends (with the
+  epoch, as training logs it), checkpoint step folders, and run.json if `sessions` are given."""
+  config = tiny_config(**{'model.channels': channels, 'num_epochs': num_epochs})
+  run_config.save(config, str(workdir))
+  writer = metric_writers.create_default_writer(str(workdir), asynchronous=False)
+  for epoch, accuracy in enumerate(accuracies or [], start=1):
+    writer.write_scalars(epoch * steps_per_epoch, {'epoch': float(epoch),
+                                                   'test_accuracy': accuracy})
+  writer.close()
+  if checkpoint is not None:
+    (workdir / 'checkpoints' / str(checkpoint)).mkdir(parents=True)
+    (workdir / 'checkpoints' / f'{checkpoint + 1}.orbax-checkpoint-tmp-123').mkdir()
+  if sessions is not None:
+    record = {'num_steps': steps_per_epoch * num_epochs, 'steps_per_epoch': steps_per_epoch,
+              'sessions': [SESSION | s for s in sessions]}
+    (workdir / run_record.FILENAME).write_text(json.dumps(record))
+  return config
+
+
+@pytest.fixture
+def runs(tmp_path):
+  now = time.time()
+  make_run(tmp_path / 'finished', accuracies=[0.3, 0.5, 0.45], checkpoint=30, sessions=[
+      {'started': 'a', 'started_unix': now - 500, 'last_seen_unix': now - 400,
+       'outcome': 'finished'}])
+  # Killed after 100 s, resumed 1000 s later, stopped early after another 50 s.
+  make_run(tmp_path / 'search' / 'B=1,1 C=8,16', channels=(8, 16), accuracies=[0.6, 0.55],
+           checkpoint=20, sessions=[
+               {'started': 'b', 'started_unix': now - 2000, 'last_seen_unix': now - 1900},
+               {'started': 'c', 'started_unix': now - 900, 'last_seen_unix': now - 850,
+                'outcome': 'stopped early'}])
+  make_run(tmp_path / 'killed', accuracies=[0.2], checkpoint=10, sessions=[
+      {'started': 'd', 'started_unix': now - 300, 'last_seen_unix': now - 280}])
+  make_run(tmp_path / 'old', accuracies=[0.1, 0.4, 0.42], checkpoint=30)  # Before run.json.
+  make_run(tmp_path / 'running', accuracies=[0.25], checkpoint=10, sessions=[
+      {'started': 'e', 'started_unix': now - 60, 'last_seen_unix': now - 50}])
+  (tmp_path / 'not a run').mkdir()
+  return tmp_path
+
+
+def test_every_run_gets_a_row_with_what_its_workdir_tells(runs):
+  with open(runs / 'running' / 'lock', 'w') as lock:  # As the training process holds it.
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    rows = runs_table.build(str(runs), defaults=default.get_config())
+    assert workdir_lock.is_held(str(runs / 'running'))
+  assert not workdir_lock.is_held(str(runs / 'running'))  # Released with its holder.
+  by_run = {row['run']: row for row in rows}
+  # Best test accuracy first, runs without one last.
+  assert [row['run'] for row in rows] == ['search/B=1,1 C=8,16', 'finished', 'old', 'running',
+                                          'killed']
+  assert {run: row['status'] for run, row in by_run.items()} == {
+      'finished': 'finished', 'search/B=1,1 C=8,16': 'stopped early', 'killed': 'stopped',
+      'old': 'finished', 'running': 'running'}
+  finished = by_run['finished']
+  model = models.create_model(tiny_config().model)
+  assert finished['design'] == console.design(tiny_config().model)
+  assert finished['parameters'] == models.trainable_params(model)
+  assert finished['mflops'] == pytest.approx(models.flops_per_image(model) / 1e6)
+  assert by_run['search/B=1,1 C=8,16']['parameters'] > finished['parameters']
+  assert (finished['best_test_accuracy'], finished['final_test_accuracy']) == pytest.approx(
+      (0.5, 0.45))
+  assert finished['epochs'] == 3
+  assert by_run['search/B=1,1 C=8,16']['epochs'] == 2
+  assert by_run['killed']['epochs'] == 1 and by_run['killed']['epochs_planned'] == 3
+  assert finished['wall_secs'] == pytest.approx(100, abs=1)
+  # Both sessions' time, not the 1000 s between them.
+  assert by_run['search/B=1,1 C=8,16']['wall_secs'] == pytest.approx(150, abs=1)
+  assert by_run['running']['wall_secs'] == pytest.approx(60, abs=5)  # To now.
+  assert finished['hardware'] == '8x NVIDIA H200'
+  old = by_run['old']  # Steps per epoch from the logged epochs; no hardware or time.
+  assert (old['epochs'], old['best_test_accuracy'], old['final_test_accuracy']) == (
+      3, pytest.approx(0.42), pytest.approx(0.42))
+  assert old['wall_secs'] is None and old['hardware'] is None
+
+
+def test_the_table_is_printed_and_written_as_csv_markdown_and_a_plot(runs, capsys):
+  rows = runs_table.run(str(runs), defaults=default.get_config())
+  printed = capsys.readouterr().out.splitlines()
+  assert printed[0].split()[:3] == ['run', 'design', 'params']
+  assert printed[1].startswith('search/B=1,1 C=8,16  B=1,1 C=8,16 ')
+  old = next(line for line in printed if line.startswith('old '))
+  assert '42.00%' in old and ' - ' in old  # Unknown wall time and hardware.
+  killed = next(line for line in printed if line.startswith('killed '))
+  assert ' 1/3 ' in killed and killed.endswith(' stopped')  # Epochs done, of planned.
+  assert printed[-1].startswith('5 runs, best test accuracy first: ')
+  with open(runs / 'runs.csv') as f:
+    written = list(csv.DictReader(f))
+  assert [row['run'] for row in written] == [row['run'] for row in rows]
+  assert written[1]['host'] == 'node7' and written[1]['status'] == 'finished'
+  assert float(written[1]['best_test_accuracy']) == pytest.approx(0.5)
+  markdown = (runs / 'runs.md').read_text().splitlines()
+  assert markdown[0].startswith('| run | design | params | MFLOPs/img |')
+  assert len(markdown) == 2 + len(rows)
+  assert markdown[4].startswith('| old | ')
+  with open(runs / 'runs.png', 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  assert not list(runs.glob('*.tmp'))
+
+
+def test_a_folder_without_runs_is_refused(tmp_path):
+  with pytest.raises(ConfigError, match='no runs under --workdir='):
+    runs_table.build(str(tmp_path))
+  with pytest.raises(ConfigError, match='is not a folder'):
+    runs_table.build(str(tmp_path / 'missing'))
+
+
+def test_a_resumed_run_records_each_session(tmp_path, monkeypatch):
+  clock = iter([100.0, 160.0, 1000.0, 1030.0, 1050.0])  # Unix times, as the record reads them.
+  monkeypatch.setattr(run_record.time, 'time', lambda: next(clock))
+  first = run_record.Session(str(tmp_path), first_step=0, num_steps=30, steps_per_epoch=10)
+  first.update(10)  # Killed after its first epoch end.
+  second = run_record.Session(str(tmp_path), first_step=10, num_steps=30, steps_per_epoch=10)
+  second.update(20)
+  second.end(20, stopped_early=True)
+  run_record.Session(str(tmp_path / 'other'), first_step=0, num_steps=1, steps_per_epoch=1,
+                     enabled=False)  # Processes other than 0 write nothing.
+  record = run_record.read(str(tmp_path))
+  assert [(s['first_step'], s['last_step'], s.get('outcome')) for s in record['sessions']] == [
+      (0, 10, None), (10, 20, 'stopped early')]
+  assert run_record.wall_secs(record, running=False) == 60 + 50
+  assert set(run_record.hardware()) <= set(record['sessions'][0])
+  assert not (tmp_path / 'other').exists() and not list(tmp_path.glob('*.tmp'))
