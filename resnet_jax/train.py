@@ -231,7 +231,8 @@ def _train(config, workdir, trainer: Trainer,
   if progress.enabled:
     print(console.setup_line(
         num_devices=trainer.mesh.size, platform=jax.default_backend(), model_config=config.model,
-        num_params=models.count_params(optim.slow_params(state.params)), data=config.data.dir or 'tfds cifar10',
+        num_params=models.count_params(optim.slow_params(state.params)),
+        data=config.data.dir or 'tfds cifar10',
         pipeline=trainer.pipeline, num_train=trainer.num_train, num_val=trainer.num_val,
         val_note=('held out for early stopping: config.data.val_fraction is 0, so '
                   f'{early_stopping.DEFAULT_VAL_FRACTION:.0%} by default'

@@ -211,7 +211,8 @@ def train_model(config, workdir: str) -> TrainedModel:
   fast XLA:CPU flags (`cpu_tuning`) take effect only if JAX has not started yet in this process.
   """
   _quiet_tensorflow()
-  from resnet_jax import caches, cpu_tuning, train as training  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from resnet_jax import caches, cpu_tuning, train as training
   cpu_tuning.use_fast_cpu_flags()
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.

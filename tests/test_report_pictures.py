@@ -32,7 +32,8 @@ def summary_of(labels, probabilities):
   confusion = np.zeros((10, 10), int)
   np.add.at(confusion, (labels, probabilities.argmax(1)), 1)
   per_class = np.diag(confusion) / np.maximum(confusion.sum(1), 1)
-  return {'step': 7, 'selected_by': 'the newest checkpoint', 'loss': 1.25, 'accuracy': float(np.trace(confusion) / len(labels)),
+  return {'step': 7, 'selected_by': 'the newest checkpoint',
+          'loss': 1.25, 'accuracy': float(np.trace(confusion) / len(labels)),
           'per_class_accuracy': dict(zip(cifar10.CLASS_NAMES, per_class.tolist())),
           'num_images': len(labels), 'confusion_matrix': confusion.tolist()}
 
