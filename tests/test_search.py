@@ -13,8 +13,8 @@ import pytest
 from configs import default
 from resnet_jax import input_pipeline, models, search, validation
 from resnet_jax.errors import ConfigError
-from tests.conftest import FAST_COMPILE, ROOT, TINY_FLAGS, tiny_config, write_cifar_python
-from tests.test_validation import command_line_config
+from tests.conftest import (FAST_COMPILE, ROOT, TINY_FLAGS, command_line_config, tiny_config,
+                            write_cifar_python)
 
 
 def search_config(**overrides):
@@ -117,6 +117,7 @@ def test_train_fraction_is_a_leading_subset(tmp_path):
   np.testing.assert_array_equal(part_labels, labels[:15])
 
 
+@pytest.mark.slow
 def test_proxy_training_of_the_top_designs(tmp_path):
   data = write_cifar_python(tmp_path / 'cifar', num_train=64, num_test=16)
   proc = subprocess.run(
