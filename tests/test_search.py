@@ -27,6 +27,7 @@ def model_count(design: search.Design, config) -> int:
   return models.trainable_params(models.create_model(design.apply(config).model))
 
 
+@pytest.mark.slow  # Builds and counts some 150 models.
 def test_grid_counts_are_the_models_own_and_the_budget_holds():
   # Per-layer kernels, one to three layers, blocks on both sides of the two-block twin, pools.
   config = search_config(**{
