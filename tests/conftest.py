@@ -1,9 +1,9 @@
 """Shared test helpers: a tiny config, the real CIFAR-10 subset, launch.py in a subprocess.
 
-Tests that start launch.py (or another Python) or train end to end for more than a few seconds
-are marked `@pytest.mark.slow`; `python -m pytest -m "not slow"` is the quick tier for the edit
-loop, and plain `python -m pytest` runs everything. No test module imports another: what two
-modules share lives here.
+Tests that start launch.py (or a Python that imports TensorFlow or trains) or train end to end
+for more than a few seconds are marked `@pytest.mark.slow`; `python -m pytest -m "not slow"` is
+the quick tier for the edit loop, and plain `python -m pytest` runs everything. No test module
+imports another: what two modules share lives here.
 """
 
 import os
