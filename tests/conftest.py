@@ -1,9 +1,17 @@
-"""Shared test helpers: a tiny config and the location of the real CIFAR-10 subset."""
+"""Shared test helpers: a tiny config, the real CIFAR-10 subset, launch.py in a subprocess.
+
+Tests that start launch.py (or a Python that imports TensorFlow or trains) or train end to end
+for more than a few seconds are marked `@pytest.mark.slow`; `python -m pytest -m "not slow"` is
+the quick tier for the edit loop, and plain `python -m pytest` runs everything. No test module
+imports another: what two modules share lives here.
+"""
 
 import os
 import pathlib
 import pickle
 import shutil
+import subprocess
+import sys
 import tempfile
 
 # On the CPU, here and in the launch.py subprocesses (which inherit it), even where there is an
@@ -15,9 +23,12 @@ if os.environ.get('RESNET_JAX_TEST_GPU') != '1':
 import jax  # pylint: disable=g-import-not-at-top
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
+from absl import flags
+from ml_collections import config_flags
 
 from configs import tiny
-from resnet_jax import cpu_tuning, models
+from resnet_jax import cpu_tuning, models, train
 
 cpu_tuning.use_fast_cpu_flags()  # As launch.py does, before JAX starts: tests run what users run.
 
@@ -44,6 +55,30 @@ def tiny_config(**overrides):
   return config
 
 
+def launch(*args, environ=os.environ, script=str(ROOT / 'launch.py')):
+  """`python launch.py *args` (or `python *args` with script=None) on the CPU, output captured."""
+  env = dict(environ, JAX_PLATFORMS='cpu')
+  return subprocess.run([sys.executable, *([script] if script else []), *args], cwd=ROOT,
+                        env=env, capture_output=True, text=True, timeout=600)
+
+
+def command_line_config(*args, config='configs/tiny.py'):
+  """The flag values launch.py parses from `--config <config> *args` (config_flags, as it does),
+  in this process: a command line's config without starting launch.py.
+
+  Raises absl's `flags.Error` for what the command line itself refuses (a value of the wrong
+  type); launch.py prints that as its one-line error.
+  """
+  argv = ['launch.py', '--config', config, *args]
+  flag_values = flags.FlagValues()
+  config_flags.DEFINE_config_file('config', None, '', flag_values=flag_values, lock_config=True,
+                                  sys_argv=argv)
+  for name in ('workdir', 'mode'):
+    flags.DEFINE_string(name, None, '', flag_values=flag_values)
+  flag_values(argv)
+  return flag_values
+
+
 TINY_FLAGS = ['--config', 'configs/tiny.py']  # tiny_config on the command line.
 # XLA_FLAGS for test subprocesses: unoptimized CPU code compiles ~10x faster (jax.random.normal
 # in 0.5 s instead of 4.6 s, so a model's init in 2 s instead of 16 s).
@@ -63,6 +98,22 @@ def write_cifar_python(root: pathlib.Path, num_train: int, num_test: int) -> pat
   return root
 
 
+def train_on_mock_data(config, workdir):
+  """train.train_and_evaluate on tfds' mock CIFAR-10 of 32 images (4 steps per epoch at batch 8)."""
+  with tfds.testing.mock_data(num_examples=32):
+    return train.train_and_evaluate(config, str(workdir))
+
+
+@pytest.fixture(scope='session')
+def tiny_run(tmp_path_factory):
+  """(config, workdir, final state) of one tiny run for every test that only reads it (copy the
+  workdir before changing it): 2 epochs on mock data at a constant learning rate, so
+  checkpoints at steps 4 and 8, reports and curves."""
+  workdir = tmp_path_factory.mktemp('tiny_run')
+  config = tiny_config(num_epochs=2, **{'optimizer.schedule': 'constant'})
+  return config, workdir, train_on_mock_data(config, workdir)
+
+
 @pytest.fixture
 def real_subset():
   if not (REAL_SUBSET / 'test_batch').exists():
@@ -71,14 +122,15 @@ def real_subset():
   return REAL_SUBSET
 
 
-def window_offset(crop, padded):
-  """The one (top, left) at which `crop` is a window of `padded` (fails if none or several)."""
-  height, width = crop.shape[:2]
-  matches = [(dy, dx) for dy in range(padded.shape[0] - height + 1)
-             for dx in range(padded.shape[1] - width + 1)
-             if np.array_equal(crop, padded[dy:dy + height, dx:dx + width])]
-  assert len(matches) == 1, matches
-  return matches[0]
+def covered_by_zero_squares(zero, size):
+  """Every zero pixel lies in some all-zero size x size window."""
+  height, width = zero.shape
+  covered = np.zeros_like(zero)
+  for top in range(height - size + 1):
+    for left in range(width - size + 1):
+      if zero[top:top + size, left:left + size].all():
+        covered[top:top + size, left:left + size] = True
+  return np.array_equal(covered, zero)
 
 
 def random_variables(model, seed=0):

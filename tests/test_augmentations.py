@@ -1,40 +1,166 @@
-"""Defining properties of the added augmentations: cutout holes, random perspective, mixup,
-cutmix, and the validation split."""
+"""Defining properties of the augmentations. Crop (zero or reflected fill), flip, cutout and the
+whole per-image augmentation run against both pipelines: the device one (jax, device_data.py) and
+the host one (tf.data, input_pipeline.py) must follow the same rules. Then random perspective
+(host only), mixup, cutmix, and the validation split."""
 
 import functools
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from configs import default
+from resnet_jax import cifar10, device_data, mixing
 from resnet_jax import input_pipeline as ip
-from resnet_jax import mixing
 from resnet_jax.errors import ConfigError
+from tests.conftest import covered_by_zero_squares
 
 SEEDS = [tf.constant([11, i], tf.int64) for i in range(20)]
 
 
-def covered_by_zero_squares(zero, size):
-  """Every zero pixel lies in some all-zero size x size window."""
-  height, width = zero.shape
-  covered = np.zeros_like(zero)
-  for top in range(height - size + 1):
-    for left in range(width - size + 1):
-      if zero[top:top + size, left:left + size].all():
-        covered[top:top + size, left:left + size] = True
-  return np.array_equal(covered, zero)
+class DevicePipeline:
+  """device_data's augmentations, drawn with jax.random.key(draw); numpy out."""
+
+  @staticmethod
+  def crop(image, draw, padding, fill='zero'):
+    return np.asarray(device_data.random_crop(jax.random.key(draw), image, padding, fill=fill))
+
+  @staticmethod
+  def flip(image, draw):
+    return np.asarray(device_data.random_flip(jax.random.key(draw), image))
+
+  @staticmethod
+  def cutout(image, draw, size, holes=1):
+    return np.asarray(device_data.cutout(jax.random.key(draw), image, size, holes))
+
+  @staticmethod
+  def augment(image, draw, augment_config):
+    return np.asarray(device_data.augment_image(jax.random.key(draw), image, augment_config))
 
 
-def test_cutout_zeroes_n_squares():
-  image = tf.ones((32, 32, 3))
+class HostPipeline:
+  """input_pipeline's (tf.data) augmentations, drawn with the stateless seed [7, draw]."""
+
+  @staticmethod
+  def seed(draw):
+    return tf.constant([7, draw], tf.int64)
+
+  @classmethod
+  def crop(cls, image, draw, padding, fill='zero'):
+    return ip.random_crop(tf.constant(image), cls.seed(draw), padding, fill=fill).numpy()
+
+  @classmethod
+  def flip(cls, image, draw):
+    return ip.random_flip(tf.constant(image), cls.seed(draw)).numpy()
+
+  @classmethod
+  def cutout(cls, image, draw, size, holes=1):
+    return ip.cutout(tf.constant(image), cls.seed(draw), size, holes=holes).numpy()
+
+  @classmethod
+  def augment(cls, image, draw, augment_config):
+    return ip.augment(tf.constant(image), cls.seed(draw), augment_config).numpy()
+
+
+@pytest.fixture(params=['device', 'host'])
+def pipeline(request):
+  return {'device': DevicePipeline, 'host': HostPipeline}[request.param]
+
+
+def augment_config(**kwargs):
+  return ml_collections.ConfigDict(default.get_config().augment.to_dict() | kwargs)
+
+
+def window_offset(crop, padded):
+  """The one (top, left) at which `crop` is a window of `padded` (fails if none or several)."""
+  height, width = crop.shape[:2]
+  matches = [(dy, dx) for dy in range(padded.shape[0] - height + 1)
+             for dx in range(padded.shape[1] - width + 1)
+             if np.array_equal(crop, padded[dy:dy + height, dx:dx + width])]
+  assert len(matches) == 1, matches
+  return matches[0]
+
+
+def test_random_crop_is_a_shifted_window_with_zero_fill(pipeline):
+  image = np.random.default_rng(0).integers(1, 256, (32, 32, 3)).astype(np.uint8)
+  padded = np.pad(image, ((4, 4), (4, 4), (0, 0)))
+  offsets = set()
+  for draw in range(40):
+    crop = pipeline.crop(image, draw, 4)
+    assert crop.shape == (32, 32, 3)
+    offsets.add(window_offset(crop, padded))
+  assert len(offsets) > 10  # Offsets vary with the draw, zero-filled borders included.
+  assert any(0 in o or 8 in o for o in offsets)
+
+
+def test_reflect_fill_translates_within_the_mirrored_border(pipeline):
+  image = np.random.default_rng(1).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+  padded = np.pad(image, ((2, 2), (2, 2), (0, 0)), mode='reflect')
+  offsets = set()
+  for draw in range(40):
+    crop = pipeline.crop(image, draw, 2, fill='reflect')
+    offsets.add(window_offset(crop, padded))
+  assert len(offsets) > 8
+
+
+def test_flip_is_a_mirror_or_nothing(pipeline):
+  image = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+  outcomes = set()
+  for draw in range(40):
+    out = pipeline.flip(image, draw)
+    if np.array_equal(out, image):
+      outcomes.add('same')
+    else:
+      np.testing.assert_array_equal(out, image[:, ::-1])
+      outcomes.add('mirror')
+  assert outcomes == {'same', 'mirror'}
+
+
+@pytest.mark.parametrize('size', [1, 8, 16])
+def test_cutout_zeroes_exactly_one_square(pipeline, size):
+  image = np.ones((32, 32, 3), np.float32)
+  corners = set()
+  for draw in range(10):
+    out = pipeline.cutout(image, draw, size)
+    assert out.shape == (32, 32, 3)
+    zero_rows, zero_cols = np.nonzero(out[:, :, 0] == 0)
+    assert len(zero_rows) == size * size
+    assert zero_rows.max() - zero_rows.min() == size - 1
+    assert zero_cols.max() - zero_cols.min() == size - 1
+    assert np.all(out[:, :, 0] == out[:, :, 2])  # The hole goes through every channel.
+    corners.add((zero_rows.min(), zero_cols.min()))
+  assert len(corners) > 1 or size == 32
+
+
+def test_cutout_zeroes_n_squares(pipeline):
+  image = np.ones((32, 32, 3), np.float32)
   counts = set()
-  for seed in SEEDS:
-    zero = ip.cutout(image, seed, 5, holes=3).numpy()[:, :, 0] == 0
+  for draw in range(20):
+    zero = pipeline.cutout(image, draw, 5, holes=3)[:, :, 0] == 0
     assert 25 <= zero.sum() <= 75 and covered_by_zero_squares(zero, 5)
     counts.add(int(zero.sum()))
   assert 75 in counts  # Three separate holes, whenever they do not overlap.
+
+
+def test_augment_keeps_shape_and_normalizes(pipeline):
+  image = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+  plain = pipeline.augment(image, 0, augment_config(crop_padding=0, flip=False))
+  expected = (image / 255.0 - np.array(cifar10.MEAN)) / np.array(cifar10.STD)
+  np.testing.assert_allclose(plain, expected, rtol=1e-5, atol=1e-6)
+  full = pipeline.augment(image, 0, augment_config(cutout=8))
+  assert full.shape == (32, 32, 3) and full.dtype == np.float32
+  # Cutout comes after normalization: its holes are zero (the mean), the rest is normalized.
+  gray = pipeline.augment(np.full((32, 32, 3), 128, np.uint8), 0,
+                          augment_config(crop_padding=0, cutout=8))
+  assert gray.shape == (32, 32, 3) and gray.dtype == np.float32
+  values = gray.reshape(-1, 3)
+  assert np.sum(np.all(values == 0, axis=1)) == 64
+  np.testing.assert_allclose(values[np.any(values != 0, axis=1)][0],
+                             (128 / 255 - np.array(cifar10.MEAN)) / np.array(cifar10.STD),
+                             rtol=1e-5)
 
 
 def test_perspective_moves_the_corners_to_the_endpoints():

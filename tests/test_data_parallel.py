@@ -6,8 +6,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
 
 TWO_DEVICE_SCRIPT = '''
 import sys

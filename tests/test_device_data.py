@@ -1,70 +1,19 @@
-"""The device pipeline's augmentation follows the host's rules, and its batches are a pure
-function of (seed, epoch, position): the same again, on resume, and on any number of devices."""
+"""The device pipeline's batches are a pure function of (seed, epoch, position): the same again,
+on resume, and on any number of devices; its alternating flip and TTA views. (Its crop, flip and
+cutout are tested beside the host pipeline's, in test_augmentations.py.)"""
 
 import jax
 import ml_collections
 import numpy as np
-import pytest
 
 from configs import default
-from resnet_jax import cifar10, device_data, pipelines
-from tests.conftest import window_offset
+from resnet_jax import device_data, pipelines
 
 KEYS = [jax.random.key(i) for i in range(40)]
 
 
 def augment_config(**kwargs):
   return ml_collections.ConfigDict(default.get_config().augment.to_dict() | kwargs)
-
-
-def test_random_crop_is_a_shifted_window_with_zero_fill():
-  image = np.random.default_rng(0).integers(1, 256, (32, 32, 3)).astype(np.uint8)
-  padded = np.pad(image, ((4, 4), (4, 4), (0, 0)))
-  offsets = set()
-  for key in KEYS:
-    crop = np.asarray(device_data.random_crop(key, image, 4))
-    assert crop.shape == (32, 32, 3)
-    offsets.add(window_offset(crop, padded))
-  assert len(offsets) > 10  # Offsets vary with the key, zero-filled borders included.
-  assert any(0 in o or 8 in o for o in offsets)
-
-
-def test_flip_is_a_mirror_or_nothing():
-  image = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)
-  outcomes = set()
-  for key in KEYS:
-    out = np.asarray(device_data.random_flip(key, image))
-    if np.array_equal(out, image):
-      outcomes.add('same')
-    else:
-      np.testing.assert_array_equal(out, image[:, ::-1])
-      outcomes.add('mirror')
-  assert outcomes == {'same', 'mirror'}
-
-
-@pytest.mark.parametrize('size', [1, 8, 16])
-def test_cutout_zeroes_exactly_one_square(size):
-  image = np.ones((32, 32, 3), np.float32)
-  corners = set()
-  for key in KEYS[:10]:
-    out = np.asarray(device_data.cutout(key, image, size))
-    assert out.shape == (32, 32, 3)
-    zero_rows, zero_cols = np.nonzero(out[:, :, 0] == 0)
-    assert len(zero_rows) == size * size
-    assert zero_rows.max() - zero_rows.min() == size - 1
-    assert zero_cols.max() - zero_cols.min() == size - 1
-    assert np.all(out[:, :, 0] == out[:, :, 2])  # The hole goes through every channel.
-    corners.add((zero_rows.min(), zero_cols.min()))
-  assert len(corners) > 1 or size == 32
-
-
-def test_augment_keeps_shape_and_normalizes():
-  image = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)
-  plain = device_data.augment_image(KEYS[0], image, augment_config(crop_padding=0, flip=False))
-  expected = (image / 255.0 - np.array(cifar10.MEAN)) / np.array(cifar10.STD)
-  np.testing.assert_allclose(np.asarray(plain), expected, rtol=1e-5, atol=1e-6)
-  full = device_data.augment_image(KEYS[0], image, augment_config(cutout=8))
-  assert full.shape == (32, 32, 3) and full.dtype == np.float32
 
 
 def test_train_batches_are_a_function_of_seed_epoch_and_position():
@@ -101,16 +50,6 @@ def test_eval_indices_cover_every_image_once():
   assert indices.shape == mask.shape == (3, 8)
   assert mask.sum() == 21 and mask.ravel()[:21].all()
   np.testing.assert_array_equal(indices.ravel()[:21], np.arange(21))
-
-
-def test_reflect_fill_translates_within_the_mirrored_border():
-  image = np.random.default_rng(1).integers(0, 256, (32, 32, 3)).astype(np.uint8)
-  padded = np.pad(image, ((2, 2), (2, 2), (0, 0)), mode='reflect')
-  offsets = set()
-  for key in KEYS:
-    crop = np.asarray(device_data.random_crop(key, image, 2, fill='reflect'))
-    offsets.add(window_offset(crop, padded))
-  assert len(offsets) > 8
 
 
 def test_alternating_flip_mirrors_each_image_every_other_epoch():

@@ -8,28 +8,20 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
-import tensorflow_datasets as tfds
 
 from resnet_jax import train, workdir_lock
 from resnet_jax.errors import ConfigError, NonFiniteLoss
-from tests.conftest import ROOT, tiny_config
-
-
-def run(config, workdir):
-  with tfds.testing.mock_data(num_examples=32):  # 4 steps per epoch at batch 8.
-    return train.train_and_evaluate(config, str(workdir))
+from tests.conftest import ROOT, tiny_config, train_on_mock_data
 
 
 def saved_steps(workdir):
   return sorted(int(p.name) for p in (workdir / 'checkpoints').iterdir() if p.name.isdigit())
 
 
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-  """A workdir with checkpoints at steps 4 and 8, and the config that made them."""
-  workdir = tmp_path_factory.mktemp('trained')
-  config = tiny_config(num_epochs=2)
-  run(config, workdir)
+@pytest.fixture
+def trained(tiny_run):
+  """A workdir with checkpoints at steps 4 and 8 (the session's tiny run), and its config."""
+  config, workdir, _ = tiny_run
   assert saved_steps(workdir) == [4, 8]
   return config, workdir
 
@@ -47,6 +39,7 @@ def truncate_files(step_dir):
       os.truncate(path, os.path.getsize(path) // 2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('damage', [
     truncate_files,
     lambda step_dir: subprocess.run(['rm', '-r', str(step_dir / 'default')], check=True),
@@ -57,13 +50,14 @@ def test_unreadable_newest_checkpoint_falls_back_to_the_previous(trained, tmp_pa
   workdir = copy_of(workdir, tmp_path)
   damage(workdir / 'checkpoints' / '8')
   caplog.set_level('INFO')
-  state = run(config, workdir)
+  state = train_on_mock_data(config, workdir)
   assert 'The checkpoint at step 8 is unreadable' in caplog.text
   assert 'Resumed from the checkpoint at step 4 ' in caplog.text
   assert int(state.step) == 8 and saved_steps(workdir) == [4, 8]
   assert (workdir / 'checkpoints_unreadable' / '8').is_dir()  # Set aside, not deleted.
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('overrides,expected', [
     ({'model.channels': (4, 16)}, 'holds another model: batch_stats/layer2_block1'),
     ({'model.blocks': (2, 1)}, 'is absent there but'),
@@ -74,7 +68,7 @@ def test_checkpoint_of_another_design_is_refused(trained, tmp_path, overrides, e
   workdir = copy_of(workdir, tmp_path)
   config = tiny_config(num_epochs=3, **overrides)
   with pytest.raises(ConfigError, match=expected):
-    run(config, workdir)
+    train_on_mock_data(config, workdir)
   assert saved_steps(workdir) == [4, 8]
 
 
@@ -84,6 +78,7 @@ def finite_checkpoints(workdir):
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(restored))
 
 
+@pytest.mark.slow
 def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(trained, tmp_path):
   config, workdir = trained
   messages = []
@@ -92,7 +87,7 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(trained, tmp_pa
     exploding = tiny_config(num_epochs=3, steps_per_dispatch=steps_per_dispatch,
                             **{'optimizer.learning_rate': 1e30, 'optimizer.schedule': 'constant'})
     with pytest.raises(NonFiniteLoss, match=r'at step (9|10|11|12) is not finite') as e:
-      run(exploding, copy)
+      train_on_mock_data(exploding, copy)
     assert 'The newest checkpoint (8) is intact' in str(e.value)
     assert saved_steps(copy) == [4, 8]
     finite_checkpoints(copy)
@@ -100,11 +95,12 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(trained, tmp_pa
   assert messages[0] == messages[1]  # The same step, found inside the chunk.
 
 
+@pytest.mark.slow
 def test_nonfinite_steps_can_be_skipped(trained, tmp_path, caplog):
   config, workdir = trained
   workdir = copy_of(workdir, tmp_path)
   caplog.set_level('INFO')
-  state = run(tiny_config(num_epochs=3, nonfinite_loss='skip',
+  state = train_on_mock_data(tiny_config(num_epochs=3, nonfinite_loss='skip',
                           **{'optimizer.learning_rate': 1e30, 'optimizer.schedule': 'constant'}),
               workdir)
   assert int(state.step) == 12 and 'non-finite loss or update; skipped it' in caplog.text

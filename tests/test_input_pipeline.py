@@ -1,4 +1,5 @@
-"""Augmentation properties, deterministic batching, full evaluation, and the local readers."""
+"""Deterministic host batching and the local readers. (Its augmentations are tested beside the
+device pipeline's, in test_augmentations.py.)"""
 
 import itertools
 import os
@@ -13,61 +14,10 @@ from configs import default
 from resnet_jax import cifar10
 from resnet_jax import input_pipeline as ip
 from resnet_jax.errors import ConfigError
-from tests.conftest import window_offset
-
-SEEDS = [tf.constant([7, i], tf.int64) for i in range(40)]
-
-
-def test_random_crop_is_a_shifted_window_with_zero_fill():
-  image = tf.random.uniform((32, 32, 3), 1, 256, tf.int32)
-  padded = np.pad(image.numpy(), ((4, 4), (4, 4), (0, 0)))
-  offsets = set()
-  for seed in SEEDS:
-    crop = ip.random_crop(image, seed, 4).numpy()
-    assert crop.shape == (32, 32, 3)
-    offsets.add(window_offset(crop, padded))
-  assert len(offsets) > 10  # Offsets vary with the seed, zero-filled borders included.
-  assert any(0 in o or 8 in o for o in offsets)
-
-
-def test_flip_is_a_mirror_or_nothing():
-  image = tf.random.uniform((32, 32, 3), 0, 256, tf.int32)
-  outcomes = set()
-  for seed in SEEDS:
-    out = ip.random_flip(image, seed).numpy()
-    if np.array_equal(out, image.numpy()):
-      outcomes.add('same')
-    else:
-      np.testing.assert_array_equal(out, image.numpy()[:, ::-1])
-      outcomes.add('mirror')
-  assert outcomes == {'same', 'mirror'}
-
-
-@pytest.mark.parametrize('size', [1, 8, 16])
-def test_cutout_zeroes_exactly_one_square(size):
-  image = tf.ones((32, 32, 3))
-  for seed in SEEDS[:10]:
-    out = ip.cutout(image, seed, size).numpy()
-    assert out.shape == (32, 32, 3)
-    zero_rows, zero_cols = np.nonzero(out[:, :, 0] == 0)
-    assert len(zero_rows) == size * size
-    assert zero_rows.max() - zero_rows.min() == size - 1
-    assert zero_cols.max() - zero_cols.min() == size - 1
-    assert np.all(out[:, :, 0] == out[:, :, 2])  # The hole goes through every channel.
 
 
 def augment_config(**kwargs):
   return ml_collections.ConfigDict(default.get_config().augment.to_dict() | kwargs)
-
-
-def test_augment_keeps_shape_and_normalizes():
-  image = tf.fill((32, 32, 3), tf.constant(128, tf.uint8))
-  out = ip.augment(image, SEEDS[0], augment_config(crop_padding=0, cutout=8))
-  assert out.shape == (32, 32, 3) and out.dtype == tf.float32
-  expected = (128 / 255 - np.array(cifar10.MEAN)) / np.array(cifar10.STD)
-  values = out.numpy().reshape(-1, 3)
-  assert np.sum(np.all(values == 0, axis=1)) == 64
-  np.testing.assert_allclose(values[np.any(values != 0, axis=1)][0], expected, rtol=1e-5)
 
 
 def fake_data(n=40):

@@ -4,22 +4,15 @@ import concurrent.futures
 import json
 import os
 import pickle
-import subprocess
-import sys
 
 import jax
 import pytest
 from clu import metric_writers
 
 from configs import default
-from resnet_jax import cpu_tuning, run_config
-from tests.conftest import ROOT, write_cifar_python
-
-
-def launch(*args, environ=os.environ, script=str(ROOT / 'launch.py')):
-  env = dict(environ, JAX_PLATFORMS='cpu')
-  return subprocess.run([sys.executable, *([script] if script else []), *args], cwd=ROOT,
-                        env=env, capture_output=True, text=True, timeout=600)
+from resnet_jax import cpu_tuning, run_config, train
+from resnet_jax.errors import ConfigError
+from tests.conftest import command_line_config, launch, write_cifar_python
 
 
 def test_tests_run_on_the_cpu_unless_asked_otherwise():
@@ -29,6 +22,7 @@ def test_tests_run_on_the_cpu_unless_asked_otherwise():
   assert jax.default_backend() == 'cpu'
 
 
+@pytest.mark.slow
 def test_summary_counts_parameters_after_overrides():
   proc = launch('--config', 'configs/resnet24.py', '--mode=summary',
                 '--config.model.blocks=2,2,2,2', '--config.model.channels=32,64,128,256')
@@ -37,6 +31,7 @@ def test_summary_counts_parameters_after_overrides():
   assert 'layer4_block2' in proc.stdout
 
 
+@pytest.mark.slow
 def test_summary_is_a_stable_compact_table_without_tensorflow():
   runs = [launch('-X', 'importtime', 'launch.py', '--config', 'configs/resnet24.py',
                  '--mode=summary', script=None) for _ in range(2)]
@@ -55,6 +50,7 @@ def test_summary_is_a_stable_compact_table_without_tensorflow():
   assert proc.stderr.count('\n') == len(imported)  # Nothing but the import times: no noise.
 
 
+@pytest.mark.slow
 def test_a_config_file_without_get_config_is_a_one_line_error():
   proc = launch('--config', 'configs/__init__.py', '--mode=summary')
   assert proc.returncode == 2 and proc.stderr.splitlines() == [
@@ -62,6 +58,7 @@ def test_a_config_file_without_get_config_is_a_one_line_error():
       'configs/resnet24.py']
 
 
+@pytest.mark.slow
 def test_summary_of_an_over_budget_design_says_so():
   proc = launch('--config', 'configs/search.py', '--mode=summary')  # ResNet-18, scaled down.
   assert proc.returncode == 0, proc.stderr[-2000:]
@@ -70,6 +67,7 @@ def test_summary_of_an_over_budget_design_says_so():
                                           'refuses it')
 
 
+@pytest.mark.slow
 def test_workdir_config_serves_when_config_is_absent(tmp_path):
   proc = launch('--workdir', str(tmp_path / 'none'), '--mode=eval')
   assert proc.returncode == 2 and proc.stderr.splitlines() == [
@@ -86,6 +84,7 @@ def test_workdir_config_serves_when_config_is_absent(tmp_path):
   assert proc.stdout.splitlines()[-1] == 'Trainable parameters: 4,918,602'  # --config wins.
 
 
+@pytest.mark.slow
 def test_benchmark_prints_a_table_and_writes_json_with_cpu_flags(tmp_path):
   environ = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}  # As a user runs it.
   proc = launch('--config', 'configs/resnet24.py', '--mode=benchmark', f'--workdir={tmp_path}',
@@ -168,24 +167,37 @@ BAD_INPUTS = {
 }
 
 
+# What parse_flags refuses before main() starts; and a refusal from each other stage of main():
+# validation, the data, and the eval and plot modes. Each of them through launch.py: exit status
+# 2 and one line. Every refusal of a train command is also checked in this process, below.
+PARSED_AWAY = ('unknown key', 'not an int', 'not a float', 'unknown mode', 'missing config file')
+OTHER_MODES = ('eval without checkpoint', 'plot without metrics')
+LAUNCHED = PARSED_AWAY + OTHER_MODES + ('over budget', 'missing data folder')
+
+
 @pytest.fixture(scope='module')
-def refusals(tmp_path_factory):
-  """Each bad input, run through launch.py (two at a time), with its workdir."""
+def bad_data(tmp_path_factory):
+  return bad_data_folders(tmp_path_factory.mktemp('bad_data'))
+
+
+@pytest.fixture(scope='module')
+def refusals(tmp_path_factory, bad_data):
+  """Each bad input of LAUNCHED, run through launch.py (two at a time), with its workdir."""
   root = tmp_path_factory.mktemp('bad_inputs')
-  data = bad_data_folders(root / 'data')
 
   def attempt(name):
     args, _ = BAD_INPUTS[name]
     workdir = root / 'workdirs' / name.replace(' ', '_')
     proc = launch('--config', 'configs/resnet24.py', f'--workdir={workdir}',
-                  *[a.format(data=data) for a in args])
+                  *[a.format(data=bad_data) for a in args])
     return proc, workdir
 
   with concurrent.futures.ThreadPoolExecutor(2) as pool:
-    return dict(zip(BAD_INPUTS, pool.map(attempt, BAD_INPUTS)))
+    return dict(zip(LAUNCHED, pool.map(attempt, LAUNCHED)))
 
 
-@pytest.mark.parametrize('name', BAD_INPUTS)
+@pytest.mark.slow
+@pytest.mark.parametrize('name', LAUNCHED)
 def test_bad_input_is_a_one_line_error_and_touches_nothing(refusals, name):
   proc, workdir = refusals[name]
   assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
@@ -196,6 +208,26 @@ def test_bad_input_is_a_one_line_error_and_touches_nothing(refusals, name):
   assert not workdir.exists()
 
 
+@pytest.mark.parametrize('name', [n for n in BAD_INPUTS if n not in PARSED_AWAY + OTHER_MODES])
+def test_bad_train_input_is_refused_in_one_line_before_touching_the_workdir(
+    bad_data, tmp_path, capfd, name):
+  """What `launch.py --config configs/resnet24.py --workdir=... <args>` runs, in this process:
+  a ConfigError of one line (launch.py prints it as `error: ...`, exit status 2, as the launched
+  cases show), raised before the workdir exists."""
+  args, fragments = BAD_INPUTS[name]
+  parsed = command_line_config(*[a.format(data=bad_data) for a in args],
+                               config='configs/resnet24.py')
+  workdir = tmp_path / 'workdir'
+  with pytest.raises(ConfigError) as refused:
+    train.train_and_evaluate(parsed.config, str(workdir))
+  message = str(refused.value)
+  assert '\n' not in message and 'Traceback' not in capfd.readouterr().err
+  for fragment in fragments:
+    assert fragment in message
+  assert not workdir.exists()
+
+
+@pytest.mark.slow
 def test_presets_and_plot_mode(tmp_path):
   proc = launch('--config', 'configs/resnet24.py:mixpu', '--mode=summary')
   assert proc.returncode == 2 and 'Traceback' not in proc.stderr

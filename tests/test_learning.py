@@ -6,6 +6,9 @@ import pytest
 from resnet_jax import train
 from tests.conftest import tiny_config
 
+pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
+
+
 
 @pytest.mark.parametrize('pipeline', ['device', 'host'])
 def test_small_resnet_learns_real_images(tmp_path, real_subset, pipeline):

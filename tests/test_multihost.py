@@ -9,9 +9,11 @@ import sys
 import tempfile
 
 import numpy as np
+import pytest
 
-from tests.conftest import FAST_COMPILE, ROOT, TINY_FLAGS, write_cifar_python
-from tests.test_launch import launch
+from tests.conftest import FAST_COMPILE, ROOT, TINY_FLAGS, launch, write_cifar_python
+
+pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
 
 WORKER = '''
 import json, sys

@@ -14,10 +14,10 @@ import tensorflow_datasets as tfds
 from configs import resnet24
 from resnet_jax import (cifar10, early_stopping, input_pipeline, models, parallel, plots,
                         train, validation)
-from tests.conftest import tiny_config
-from tests.test_validation import command_line_config
+from tests.conftest import command_line_config, tiny_config
 
 
+@pytest.mark.slow
 def test_every_technique_end_to_end(tmp_path):
   config = tiny_config(num_epochs=2, **{
       'data.val_fraction': 0.25, 'augment.cutout': 4, 'augment.cutout_holes': 2,
@@ -52,6 +52,7 @@ def test_every_technique_end_to_end(tmp_path):
     assert train.evaluate_checkpoint(config, workdir) == report
 
 
+@pytest.mark.slow
 def test_speed_record_techniques_train_checkpoint_and_resume(tmp_path):
   """Lookahead's fast and slow weights, GELU, dirac init, frozen BatchNorm scale, bias lr factor,
   whitening stem: checkpointed and resumed into the very same run; the reports are of the slow

@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import ROOT, write_cifar_python
 
+pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
+
 NUM_STEPS = 30  # 640 images / batch 64 = 10 steps per epoch, 3 epochs.
 
 

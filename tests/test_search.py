@@ -13,8 +13,8 @@ import pytest
 from configs import default
 from resnet_jax import input_pipeline, models, search, validation
 from resnet_jax.errors import ConfigError
-from tests.conftest import FAST_COMPILE, ROOT, TINY_FLAGS, tiny_config, write_cifar_python
-from tests.test_validation import command_line_config
+from tests.conftest import (FAST_COMPILE, ROOT, TINY_FLAGS, command_line_config, tiny_config,
+                            write_cifar_python)
 
 
 def search_config(**overrides):
@@ -27,6 +27,7 @@ def model_count(design: search.Design, config) -> int:
   return models.trainable_params(models.create_model(design.apply(config).model))
 
 
+@pytest.mark.slow  # Builds and counts some 150 models.
 def test_grid_counts_are_the_models_own_and_the_budget_holds():
   # Per-layer kernels, one to three layers, blocks on both sides of the two-block twin, pools.
   config = search_config(**{
@@ -117,6 +118,7 @@ def test_train_fraction_is_a_leading_subset(tmp_path):
   np.testing.assert_array_equal(part_labels, labels[:15])
 
 
+@pytest.mark.slow
 def test_proxy_training_of_the_top_designs(tmp_path):
   data = write_cifar_python(tmp_path / 'cifar', num_train=64, num_test=16)
   proc = subprocess.run(

@@ -5,37 +5,35 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import tensorflow_datasets as tfds
 
 from resnet_jax import parallel, steps, train
-from tests.conftest import tiny_config
-
-
-def run(config, workdir):
-  with tfds.testing.mock_data(num_examples=32):
-    return train.train_and_evaluate(config, str(workdir))
+from tests.conftest import tiny_config, train_on_mock_data
 
 
 def params_of(state):
   return jax.tree.map(np.asarray, (state.params, state.batch_stats))
 
 
-def test_train_resume_and_evaluate(tmp_path, caplog):
+@pytest.mark.slow
+def test_train_resume_and_evaluate(tmp_path, caplog, tiny_run):
   config = tiny_config(num_epochs=1, **{'optimizer.schedule': 'constant'})
-  state = run(config, tmp_path / 'split')
+  state = train_on_mock_data(config, tmp_path / 'split')
   assert int(state.step) == 4  # 32 mock images / batch 8.
   assert sorted(os.listdir(tmp_path / 'split' / 'checkpoints')) == ['4']
   assert any(name.startswith('events.out.tfevents') for name in os.listdir(tmp_path / 'split'))
 
   config.num_epochs = 2
   caplog.set_level('INFO')
-  resumed = run(config, tmp_path / 'split')
+  resumed = train_on_mock_data(config, tmp_path / 'split')
   assert 'Resumed from the checkpoint at step 4' in caplog.text
   assert int(resumed.step) == 8
   assert sorted(os.listdir(tmp_path / 'split' / 'checkpoints')) == ['4', '8']
 
-  # Resuming at the epoch boundary continues the very same run.
-  straight = run(config, tmp_path / 'straight')
+  # Resuming at the epoch boundary continues the very same run (the session's tiny run).
+  straight_config, _, straight = tiny_run
+  assert straight_config == config
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
                params_of(straight), params_of(resumed))
 
@@ -58,6 +56,7 @@ def random_batch(mesh, size=8, seed=0):
                                'label': rng.integers(0, 10, size).astype(np.int32)}, mesh)
 
 
+@pytest.mark.slow  # Compiles and runs train steps.
 def test_half_precision_computes_in_bf16_and_keeps_fp32_state():
   mesh = parallel.make_mesh(jax.devices()[:1])
   batch = random_batch(mesh)
@@ -78,6 +77,7 @@ def test_half_precision_computes_in_bf16_and_keeps_fp32_state():
                *params.values())
 
 
+@pytest.mark.slow  # Compiles and runs train steps.
 def test_a_chunk_of_steps_is_the_steps_one_by_one_and_skips_a_nonfinite_one():
   """Host batches in a chunk of 4 rows, of which 3 are trained and the second is poisoned."""
   mesh = parallel.make_mesh(jax.devices()[:1])

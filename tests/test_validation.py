@@ -4,12 +4,11 @@ import re
 
 import pytest
 from absl import flags
-from ml_collections import config_flags
 
 from configs import default
 from resnet_jax import validation
 from resnet_jax.errors import ConfigError
-from tests.conftest import tiny_config
+from tests.conftest import command_line_config, tiny_config
 
 
 def refusal(config, **kwargs) -> str:
@@ -32,22 +31,6 @@ def test_budget_check_can_be_turned_off():
   config.model.channels = (64, 128, 256, 512)
   config.model.max_params = 0
   assert validation.check_model(config.model) == 11_173_962
-
-
-def command_line_config(*args, config='configs/tiny.py'):
-  """The flag values launch.py parses from `--config <config> *args` (config_flags, as it does).
-
-  Raises absl's `flags.Error` for what the command line itself refuses (a value of the wrong
-  type); launch.py prints that as its one-line error.
-  """
-  argv = ['launch.py', '--config', config, *args]
-  flag_values = flags.FlagValues()
-  config_flags.DEFINE_config_file('config', None, '', flag_values=flag_values, lock_config=True,
-                                  sys_argv=argv)
-  for name in ('workdir', 'mode'):
-    flags.DEFINE_string(name, None, '', flag_values=flag_values)
-  flag_values(argv)
-  return flag_values
 
 
 @pytest.mark.parametrize('overrides,expected', [
