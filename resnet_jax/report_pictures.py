@@ -49,17 +49,27 @@ def confident_mistakes(labels, probabilities, count: int = 32) -> np.ndarray:
 def mistakes_figure(images, labels, probabilities, title: str, *, rows: int = 4,
                     columns: int = 8, class_names=CLASS_NAMES) -> Figure:
   """A grid of the most confident mistakes: each uint8 image under its true class, the
-  predicted class and the probability given to it."""
+  predicted class and the probability given to it.
+
+  The images are tiled into one mosaic drawn on one axes: 32 axes of their own would take 2 s
+  to draw, and every run's reports draw it.
+  """
   chosen = confident_mistakes(labels, probabilities, rows * columns)
-  figure = Figure(figsize=(2.3 * columns, 2.6 * rows), layout='constrained')
+  side = images.shape[1]
+  width, height = side + 4, side + 12  # A cell: the image, a margin and two lines of text.
+  mosaic = np.full((rows * height, columns * width, images.shape[3]), 255, np.uint8)
+  figure = Figure(figsize=(0.06 * columns * width, 0.06 * rows * height + 0.4))
+  axes = figure.add_axes((0, 0, 1, 1 - 0.4 / figure.get_figheight()))
+  for k, i in enumerate(chosen):
+    top, left = (k // columns) * height + height - side - 1, (k % columns) * width + 2
+    mosaic[top:top + side, left:left + side] = images[i]
+    predicted = probabilities[i].argmax()
+    axes.text(left + side / 2, top - 1, f'true: {class_names[labels[i]]}\npredicted: '
+              f'{class_names[predicted]} {probabilities[i, predicted]:.0%}', ha='center',
+              va='bottom', fontsize=9)
+  axes.imshow(mosaic, interpolation='nearest')
+  axes.axis('off')
   figure.suptitle(f'{title}: the {len(chosen)} most confident mistakes'
-                  if len(chosen) else f'{title}: no mistakes')
-  for k, axes in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
-    axes.axis('off')
-    if k < len(chosen):
-      i = chosen[k]
-      predicted = probabilities[i].argmax()
-      axes.imshow(images[i], interpolation='nearest')
-      axes.set_title(f'true: {class_names[labels[i]]}\npredicted: {class_names[predicted]} '
-                     f'{probabilities[i, predicted]:.0%}', fontsize=9)
+                  if len(chosen) else f'{title}: no mistakes', y=1 - 0.05 / figure.get_figheight(),
+                  va='top')
   return figure

@@ -19,6 +19,8 @@ import tempfile
 # RESNET_JAX_TEST_GPU=1. Set before JAX is imported.
 if os.environ.get('RESNET_JAX_TEST_GPU') != '1':
   os.environ['JAX_PLATFORMS'] = 'cpu'
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # As launch.py: TensorFlow's start-up notices
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')  # would fill the output of every worker.
 
 import jax  # pylint: disable=g-import-not-at-top
 import numpy as np
