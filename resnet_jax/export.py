@@ -18,7 +18,7 @@ import os
 import jax
 import numpy as np
 
-from resnet_jax import cifar10
+from resnet_jax import atomic_files, cifar10
 
 # Where the export runs. Lowering for CUDA needs no GPU (nor CUDA's jaxlib plugin).
 PLATFORMS = ('cpu', 'cuda')
@@ -49,11 +49,8 @@ def write(model, directory: str | None = None) -> str:
   }
   os.makedirs(directory, exist_ok=True)
   paths = [os.path.join(directory, name) for name in ('model.jax', 'model.json')]
-  for path, data in zip(paths, (exported.serialize(),
-                                (json.dumps(description, indent=2) + '\n').encode())):
-    with open(path + '.tmp', 'wb') as f:
-      f.write(data)
-    os.replace(path + '.tmp', path)
+  atomic_files.write(paths[0], bytes(exported.serialize()))
+  atomic_files.write(paths[1], json.dumps(description, indent=2) + '\n')
   return paths[0]
 
 

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from resnet_jax import atomic_files
 from resnet_jax import images as user_images
 from resnet_jax import trained
 
@@ -39,9 +40,7 @@ def write_csv(path: str, table: list[dict]) -> None:
   writer.writeheader()
   writer.writerows(table)
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path + '.tmp', 'w', newline='') as f:
-    f.write(text.getvalue())
-  os.replace(path + '.tmp', path)
+  atomic_files.write(path, text.getvalue())
 
 
 def console_table(table: list[dict], shown: int = SHOWN) -> str:

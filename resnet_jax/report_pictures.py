@@ -1,19 +1,20 @@
 """Pictures of a test report: the confusion matrix as a heatmap, and the test images the model
 gets wrong with the most confidence. Drawn with matplotlib's Figure API (no pyplot, no GUI)."""
 
-import os
+import io
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from resnet_jax import atomic_files
 from resnet_jax.cifar10 import CLASS_NAMES
 
 
 def save(figure: Figure, path: str) -> str:
   """Writes `figure` as a PNG at `path` atomically (a reader never sees half a file)."""
-  figure.savefig(path + '.tmp', format='png', dpi=100, bbox_inches='tight')
-  os.replace(path + '.tmp', path)
-  return path
+  png = io.BytesIO()
+  figure.savefig(png, format='png', dpi=100, bbox_inches='tight')
+  return atomic_files.write(path, png.getvalue())
 
 
 def confusion_figure(confusion, title: str, class_names=CLASS_NAMES) -> Figure:

@@ -4,7 +4,7 @@ as JSON for programs and as Markdown tables and pictures for people."""
 import json
 import os
 
-from resnet_jax import report_pictures
+from resnet_jax import atomic_files, report_pictures
 from resnet_jax.cifar10 import CLASS_NAMES
 
 
@@ -31,14 +31,6 @@ def markdown(summary: dict, title: str, pictures: dict[str, str] | None = None) 
   return '\n'.join(lines) + '\n'
 
 
-def write_atomically(path: str, text: str) -> str:
-  """Writes `text` to `path` through a temporary file: a reader never sees half of it."""
-  with open(path + '.tmp', 'w') as f:
-    f.write(text)
-  os.replace(path + '.tmp', path)
-  return path
-
-
 def write(workdir: str, summary: dict, *, name: str = 'report', title: str = 'Test results',
           predictions=None) -> list[str]:
   """Writes `<name>.json`, `<name>.md` and the confusion heatmap `<name>_confusion.png` to
@@ -51,10 +43,10 @@ def write(workdir: str, summary: dict, *, name: str = 'report', title: str = 'Te
   if predictions is not None:
     pictures['Most confident mistakes'] = f'{name}_mistakes.png'
     figures.append(report_pictures.mistakes_figure(*predictions, title))
-  paths = [write_atomically(os.path.join(workdir, f'{name}.json'),
-                            json.dumps(summary, indent=2)),
-           write_atomically(os.path.join(workdir, f'{name}.md'),
-                            markdown(summary, title, pictures))]
+  paths = [atomic_files.write(os.path.join(workdir, f'{name}.json'),
+                              json.dumps(summary, indent=2)),
+           atomic_files.write(os.path.join(workdir, f'{name}.md'),
+                              markdown(summary, title, pictures))]
   return paths + [report_pictures.save(figure, os.path.join(workdir, filename))
                   for figure, filename in zip(figures, pictures.values())]
 

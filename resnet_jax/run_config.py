@@ -8,6 +8,8 @@ import os
 import ml_collections
 from absl import logging
 
+from resnet_jax import atomic_files
+
 FILENAME = 'config.json'
 
 
@@ -15,10 +17,7 @@ def save(config, workdir: str) -> str:
   """Writes `config` (overrides applied) to `workdir/config.json`; returns the path."""
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, FILENAME)
-  with open(path + '.tmp', 'w') as f:
-    f.write(config.to_json(indent=2, sort_keys=True) + '\n')
-  os.replace(path + '.tmp', path)  # Never a half-written config, even if the run is killed.
-  return path
+  return atomic_files.write(path, config.to_json(indent=2, sort_keys=True) + '\n')
 
 
 def _tuples(value):

@@ -16,6 +16,8 @@ from typing import Any
 
 import jax
 
+from resnet_jax import atomic_files
+
 FILENAME = 'run.json'
 # How a session ended, when it ended by itself (else it has no outcome).
 FINISHED, STOPPED_EARLY = 'finished', 'stopped early'
@@ -76,10 +78,7 @@ class Session:
       self._write()
 
   def _write(self) -> None:
-    with open(self.path + '.tmp', 'w') as f:
-      json.dump(self.record, f, indent=2)
-      f.write('\n')
-    os.replace(self.path + '.tmp', self.path)  # Never half a record, even if killed here.
+    atomic_files.write(self.path, json.dumps(self.record, indent=2) + '\n')
 
 
 def wall_secs(record: dict[str, Any], *, running: bool) -> float:

@@ -14,8 +14,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from resnet_jax import (console, models, plots, report_pictures, reports, run_config, run_record,
-                        validation, workdir_lock)
+from resnet_jax import (atomic_files, console, models, plots, report_pictures, run_config,
+                        run_record, validation, workdir_lock)
 from resnet_jax.errors import ConfigError
 
 # Column -> heading on the console and in Markdown (the CSV has these and a few more).
@@ -193,8 +193,8 @@ def scatter(rows: list[dict[str, Any]]) -> Figure:
 def write(folder: str, rows: list[dict[str, Any]]) -> list[str]:
   """Writes runs.csv, runs.md and runs.png into `folder`, each atomically; returns the paths."""
   paths = [os.path.join(folder, f'runs.{ext}') for ext in ('csv', 'md', 'png')]
-  reports.write_atomically(paths[0], csv_text(rows))
-  reports.write_atomically(paths[1], markdown(rows))
+  atomic_files.write(paths[0], csv_text(rows))
+  atomic_files.write(paths[1], markdown(rows))
   report_pictures.save(scatter(rows), paths[2])
   return paths
 

@@ -153,13 +153,14 @@ class Trainer:
       variants.append(('test_ema', 'report_ema', f'Test results of the EMA weights at step {step}',
                        steps.ema_weights(state)))
     summaries = {}
+    images, labels = self.eval_images()  # For the pictures of mistakes: once for both reports.
     for split, name, title, weights in variants:
       eval_metrics, probabilities = self.evaluate_with_probabilities(weights)
       summaries[split] = ({'step': step, 'selected_by': selected_by}
                           | eval_summary(eval_metrics))
       if jax.process_index() == 0:
         reports.write(workdir, summaries[split], name=name, title=title,
-                      predictions=(*self.eval_images(), probabilities))
+                      predictions=(images, labels, probabilities))
     return summaries
 
 
