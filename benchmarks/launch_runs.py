@@ -88,16 +88,20 @@ def main():
       runs.append({'seed': seed} | run)
       print(f'{name} seed {seed}: {run["accuracy"]:.2%} in {run["wall_s"]:.1f} s '
             f'(start-up {run["startup_s"]:.1f} s)', flush=True)
-    accuracies = [r['accuracy'] for r in runs]
-    results.append({'spec': spec, 'name': name, 'runs': runs,
-                    'mean': statistics.mean(accuracies),
-                    'sd': statistics.stdev(accuracies) if len(runs) > 1 else 0.0})
+    results.append(summarize(spec, name, runs))
   print(table(results, args))
   if args.json:
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, 'w') as f:
       json.dump({'command': ' '.join(sys.argv), 'data': args.data or "the config's",
                  'results': results}, f, indent=2)
+
+
+def summarize(spec: str, name: str, runs: list[dict]) -> dict:
+  """A spec's runs with the mean and sample standard deviation of their test accuracies."""
+  accuracies = [r['accuracy'] for r in runs]
+  return {'spec': spec, 'name': name, 'runs': runs, 'mean': statistics.mean(accuracies),
+          'sd': statistics.stdev(accuracies) if len(runs) > 1 else 0.0}
 
 
 def table(results, args) -> str:

@@ -106,16 +106,6 @@ def train_on_mock_data(config, workdir):
     return train.train_and_evaluate(config, str(workdir))
 
 
-@pytest.fixture(scope='session')
-def tiny_run(tmp_path_factory):
-  """(config, workdir, final state) of one tiny run for every test that only reads it (copy the
-  workdir before changing it): 2 epochs on mock data at a constant learning rate, so
-  checkpoints at steps 4 and 8, reports and curves."""
-  workdir = tmp_path_factory.mktemp('tiny_run')
-  config = tiny_config(num_epochs=2, **{'optimizer.schedule': 'constant'})
-  return config, workdir, train_on_mock_data(config, workdir)
-
-
 @pytest.fixture
 def real_subset():
   if not (REAL_SUBSET / 'test_batch').exists():

@@ -9,7 +9,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from resnet_jax import train, workdir_lock
+from resnet_jax import workdir_lock
 from resnet_jax.errors import ConfigError, NonFiniteLoss
 from tests.conftest import ROOT, tiny_config, train_on_mock_data
 
@@ -18,10 +18,13 @@ def saved_steps(workdir):
   return sorted(int(p.name) for p in (workdir / 'checkpoints').iterdir() if p.name.isdigit())
 
 
-@pytest.fixture
-def trained(tiny_run):
-  """A workdir with checkpoints at steps 4 and 8 (the session's tiny run), and its config."""
-  config, workdir, _ = tiny_run
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  """A workdir with checkpoints at steps 4 and 8, and its config: 2 epochs on mock data at a
+  constant learning rate (copy the workdir before changing it)."""
+  workdir = tmp_path_factory.mktemp('tiny_run')
+  config = tiny_config(num_epochs=2, **{'optimizer.schedule': 'constant'})
+  train_on_mock_data(config, workdir)
   assert saved_steps(workdir) == [4, 8]
   return config, workdir
 

@@ -9,16 +9,16 @@ from tests.conftest import tiny_config
 pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
 
 
-
 @pytest.mark.parametrize('pipeline', ['device', 'host'])
 def test_small_resnet_learns_real_images(tmp_path, real_subset, pipeline):
+  """One epoch, 161 steps of 32 images: 36-38% on this CPU (chance is 10%)."""
   config = tiny_config(**{
       'data.dir': str(real_subset), 'data.pipeline': pipeline, 'model.blocks': (1, 1, 1),
-      'model.channels': (16, 32, 64), 'batch_size': 64, 'eval_batch_size': 256,
-      'num_epochs': 3, 'eval_every_epochs': 3, 'log_every_steps': 50,
-      'optimizer.learning_rate': 0.05, 'augment.crop_padding': 0, 'augment.flip': False})
+      'model.channels': (16, 32, 64), 'batch_size': 32, 'eval_batch_size': 256,
+      'num_epochs': 1, 'log_every_steps': 50, 'optimizer.learning_rate': 0.05,
+      'augment.crop_padding': 0, 'augment.flip': False})
   state = train.train_and_evaluate(config, str(tmp_path))
   results = train.evaluate_checkpoint(config, str(tmp_path))
-  assert results['step'] == int(state.step) == 3 * (5169 // 64)
+  assert results['step'] == int(state.step) == 5169 // 32
   assert results['num_images'] == 1017
   assert results['accuracy'] > 0.30, results  # Chance is 0.10.

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or t
 WORKER = '''
 import json, sys
 import jax, numpy as np
-from resnet_jax import parallel, steps, train
+from resnet_jax import parallel, steps
 from tests.conftest import tiny_config
 
 process_id, num_processes, port, data_dir, workdir, out = sys.argv[1:]
@@ -44,6 +44,7 @@ leaves = jax.tree.leaves((state.params, state.batch_stats))
 np.savez(f'{out}.{process_id}.npz', losses, *[np.asarray(x.addressable_data(0)) for x in leaves])
 
 if workdir != '-':  # The whole loop: device-resident data, one checkpoint, full evaluation.
+  from resnet_jax import train  # The reference needs not import TensorFlow.
   state = train.train_and_evaluate(config, workdir)
   results = train.evaluate_checkpoint(config, workdir)
   print('RESULT', json.dumps({'step': int(state.step), 'num_images': results['num_images']}))

@@ -1,18 +1,13 @@
-"""The reports' pictures and the eval summary from a small synthetic summary, and (slow) what a
-real tiny training run leaves: run.json, the pictures linked from report.md, a row in the table
-of runs."""
+"""The reports' pictures and the eval summary from a small synthetic summary (what a real run
+leaves is in test_trained.py)."""
 
 import json
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
-import pytest
 
-from resnet_jax import cifar10, report_pictures, reports, run_record, train
-from tests.conftest import ROOT, tiny_config
+from resnet_jax import cifar10, report_pictures, reports
 
 PNG = b'\x89PNG\r\n\x1a\n'
 
@@ -89,50 +84,3 @@ def test_eval_summary_is_short_and_names_the_report_files(tmp_path):
   assert lines[-1] == (f'Reports in {tmp_path}: report.md, report.json, report_confusion.png, '
                        'report_mistakes.png')
   assert 'EMA' not in text
-
-
-@pytest.mark.slow
-def test_a_real_tiny_run_leaves_its_record_pictures_and_a_row(tmp_path, real_subset):
-  workdir = tmp_path / 'runs' / 'tiny'
-  config = tiny_config(**{'data.dir': str(real_subset), 'data.train_fraction': 0.1,
-                          'batch_size': 32, 'eval_batch_size': 256, 'num_epochs': 2,
-                          'ema_decay': 0.9})
-  train.train_and_evaluate(config, str(workdir))
-
-  record = run_record.read(str(workdir))
-  steps_per_epoch = int(0.1 * 5169) // 32
-  assert record['steps_per_epoch'] == steps_per_epoch
-  assert record['num_steps'] == 2 * steps_per_epoch
-  (session,) = record['sessions']
-  assert session['outcome'] == 'finished' and session['last_step'] == 2 * steps_per_epoch
-  assert session['platform'] == 'cpu' and session['device_count'] >= 1
-  assert 0 < session['last_seen_unix'] - session['started_unix'] < 600
-  for name in ('report', 'report_ema'):
-    markdown = (workdir / f'{name}.md').read_text()
-    for picture in (f'{name}_confusion.png', f'{name}_mistakes.png'):
-      assert f']({picture})' in markdown
-      assert (workdir / picture).read_bytes()[:8] == PNG
-  report = json.loads((workdir / 'report.json').read_text())
-  assert report['num_images'] == 1017
-
-  runs = subprocess.run(
-      [sys.executable, 'launch.py', '--mode=runs', f'--workdir={tmp_path / "runs"}'],
-      cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
-  assert runs.returncode == 0, runs.stderr[-3000:]
-  header, row = runs.stdout.splitlines()[:2]
-  assert header.split()[:2] == ['run', 'design']
-  cells = re.split(r' {2,}', row)
-  assert cells[:3] == ['tiny', 'B=1,1 C=4,8 F=3 K=1 P=global', '1,454']
-  assert cells[4] == '2/2'  # Epochs done, of planned.
-  assert cells[6] == f'{report["accuracy"]:.2%}'  # Final test accuracy, as the report's.
-  assert float(cells[5].rstrip('%')) >= float(cells[6].rstrip('%'))  # Best.
-  assert cells[-2:] == [f'{session["device_count"]}x cpu', 'finished']
-  assert (tmp_path / 'runs' / 'runs.csv').exists() and (tmp_path / 'runs' / 'runs.png').exists()
-
-  (tmp_path / 'empty').mkdir()
-  empty = subprocess.run(
-      [sys.executable, 'launch.py', '--mode=runs', f'--workdir={tmp_path / "empty"}'],
-      cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
-  assert empty.returncode == 2
-  assert empty.stderr.strip().splitlines()[-1].startswith(
-      f'error: no runs under --workdir={tmp_path / "empty"} ')

@@ -1,48 +1,17 @@
-"""End to end on tfds mock data: train, evaluate, checkpoint, resume; mixed precision."""
-
-import os
+"""Train steps: mixed precision, and a chunk of steps against the steps one by one (a run's
+resume is tested in test_resume.py and test_recipes.py, its evaluation in test_recipes.py)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
-from resnet_jax import parallel, steps, train
-from tests.conftest import tiny_config, train_on_mock_data
+from resnet_jax import parallel, steps
+from tests.conftest import tiny_config
 
 
 def params_of(state):
   return jax.tree.map(np.asarray, (state.params, state.batch_stats))
-
-
-@pytest.mark.slow
-def test_train_resume_and_evaluate(tmp_path, caplog, tiny_run):
-  config = tiny_config(num_epochs=1, **{'optimizer.schedule': 'constant'})
-  state = train_on_mock_data(config, tmp_path / 'split')
-  assert int(state.step) == 4  # 32 mock images / batch 8.
-  assert sorted(os.listdir(tmp_path / 'split' / 'checkpoints')) == ['4']
-  assert any(name.startswith('events.out.tfevents') for name in os.listdir(tmp_path / 'split'))
-
-  config.num_epochs = 2
-  caplog.set_level('INFO')
-  resumed = train_on_mock_data(config, tmp_path / 'split')
-  assert 'Resumed from the checkpoint at step 4' in caplog.text
-  assert int(resumed.step) == 8
-  assert sorted(os.listdir(tmp_path / 'split' / 'checkpoints')) == ['4', '8']
-
-  # Resuming at the epoch boundary continues the very same run (the session's tiny run).
-  straight_config, _, straight = tiny_run
-  assert straight_config == config
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
-               params_of(straight), params_of(resumed))
-
-  with tfds.testing.mock_data(num_examples=32):
-    results = train.evaluate_checkpoint(config, str(tmp_path / 'split'))
-  assert results['step'] == 8 and results['num_images'] == 32
-  assert 0 <= results['accuracy'] <= 1 and np.isfinite(results['loss'])
-  assert set(results['per_class_accuracy']) == {'airplane', 'automobile', 'bird', 'cat', 'deer',
-                                                'dog', 'frog', 'horse', 'ship', 'truck'}
 
 
 def built_steps(config, mesh, steps_per_epoch=10):

@@ -1,7 +1,12 @@
-"""Using a trained run: the Python API (README's example), --mode=predict, --mode=export, and
-loading on one device what several devices wrote. One tiny run on the real subset serves all."""
+"""Using a trained run: what it leaves (run.json, the reports' pictures and the checkpoint early
+stopping chose, a profiler trace, a row in the table of runs), the Python API (README's example),
+--mode=predict, --mode=export, and loading on one device what several devices wrote. One tiny run
+on the real subset serves all."""
 
+import contextlib
 import csv
+import gzip
+import io
 import json
 import os
 import pathlib
@@ -9,12 +14,13 @@ import re
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 from PIL import Image
 
 import resnet_jax
-from resnet_jax import train
+from resnet_jax import early_stopping, plots, run_record, train
 from resnet_jax.errors import ConfigError
 from tests.conftest import FAST_COMPILE, REAL_SUBSET, ROOT, tiny_config
 
@@ -24,15 +30,20 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope='module')
 def run_dir(tmp_path_factory):
   """A tiny run with early stopping (so a best checkpoint), EMA, test-time flips, Lookahead (the
-  model is the slow weights) and a whitening stem (its kernel is a batch statistic)."""
+  model is the slow weights), a whitening stem (its kernel is a batch statistic) and a profiler
+  trace of steps 3 to 5. What it printed is in console.txt beside it."""
   if not (REAL_SUBSET / 'test_batch').exists():
     pytest.skip(f'the real CIFAR-10 subset is not at {REAL_SUBSET}')
   workdir = tmp_path_factory.mktemp('trained') / 'run'
   config = tiny_config(num_epochs=2, batch_size=32, early_stopping_patience=1, tta_flip=True,
                        ema_decay=0.9, **{'data.dir': str(REAL_SUBSET),
-                                         'data.train_fraction': 0.25, 'model.whitening': True,
-                                         'optimizer.lookahead_sync_period': 2})
-  train.train_and_evaluate(config, str(workdir))
+                                         'data.train_fraction': 0.1, 'model.whitening': True,
+                                         'optimizer.lookahead_sync_period': 2,
+                                         'profile_steps': (2, 3)})
+  console = io.StringIO()
+  with contextlib.redirect_stdout(console):
+    train.train_and_evaluate(config, str(workdir))
+  (workdir.parent / 'console.txt').write_text(console.getvalue())
   return workdir
 
 
@@ -49,6 +60,70 @@ def readme_example() -> str:
   readme = (ROOT / 'README.md').read_text()
   section = readme[readme.index('## Using a trained model'):]
   return re.search(r'```python\n(.*?)```', section, re.S).group(1)
+
+
+PNG = b'\x89PNG\r\n\x1a\n'
+
+
+def test_a_run_leaves_its_record_pictures_and_a_row_in_the_table_of_runs(run_dir):
+  record = run_record.read(str(run_dir))
+  # 517 images (0.1 of 5,169), 52 of them held out for early stopping: 465 // 32 steps an epoch.
+  assert record['steps_per_epoch'] == 14 and record['num_steps'] == 28
+  (session,) = record['sessions']
+  assert session['outcome'] == 'finished' and session['last_step'] == 28
+  assert session['platform'] == 'cpu' and session['device_count'] >= 1
+  assert 0 < session['last_seen_unix'] - session['started_unix'] < 600
+  for name in ('report', 'report_ema'):
+    markdown = (run_dir / f'{name}.md').read_text()
+    for picture in (f'{name}_confusion.png', f'{name}_mistakes.png'):
+      assert f']({picture})' in markdown
+      assert (run_dir / picture).read_bytes()[:8] == PNG
+  summary = report(run_dir)
+  assert summary['num_images'] == 1017
+
+  runs = subprocess.run([sys.executable, 'launch.py', '--mode=runs',
+                         f'--workdir={run_dir.parent}'], cwd=ROOT, capture_output=True, text=True,
+                        timeout=300, check=False)
+  assert runs.returncode == 0, runs.stderr[-3000:]
+  header, row = runs.stdout.splitlines()[:2]
+  assert header.split()[:2] == ['run', 'design']
+  cells = re.split(r' {2,}', row)
+  assert cells[:3] == ['run', 'B=1,1 C=4,8 F=3 K=1 P=global', '2,234']  # The set-up line's.
+  assert cells[4] == '2/2'  # Epochs done, of planned.
+  assert cells[6] == f'{summary["accuracy"]:.2%}'  # The report's: of the best checkpoint.
+  assert float(cells[5].rstrip('%')) >= float(cells[6].rstrip('%'))  # Best of the epochs.
+  assert cells[-2:] == [f'{session["device_count"]}x cpu', 'finished']
+  assert (run_dir.parent / 'runs.csv').exists() and (run_dir.parent / 'runs.png').exists()
+
+
+def test_early_stopping_holds_out_validation_and_never_watches_the_test_set(run_dir):
+  """Patience without a validation split: 10% of the training set is held out, the set-up line
+  says so, the validation loss chooses the checkpoint and the report says which split chose it."""
+  setup = (run_dir.parent / 'console.txt').read_text().splitlines()[0]
+  assert ('465 train + 52 validation images (held out for early stopping: '
+          'config.data.val_fraction is 0, so 10% by default)') in setup
+  scalars = plots.read_scalars(str(run_dir))
+  assert 'val_loss' in scalars and 'test_loss' in scalars
+  best_epoch = early_stopping.EarlyStopping(str(run_dir), 1).best_epoch
+  val_losses = {step // 14: loss for step, loss in scalars['val_loss'].items()}  # 14 steps/epoch.
+  assert best_epoch == min(val_losses, key=val_losses.get)  # The validation loss chose it.
+  selected_by = (f'the checkpoint with the lowest validation loss (after epoch {best_epoch}), '
+                 'kept by early stopping')
+  assert report(run_dir)['selected_by'] == selected_by
+  assert report(run_dir)['step'] == 14 * best_epoch
+  assert f'Weights of step {14 * best_epoch}: {selected_by}.' in (run_dir / 'report.md').read_text()
+
+
+def test_a_run_writes_a_trace_of_the_chosen_steps_for_tensorboard_and_perfetto(run_dir):
+  runs = list((run_dir / 'plugins' / 'profile').iterdir())
+  assert len(runs) == 1 and list(runs[0].glob('*.xplane.pb'))  # TensorBoard's profile tab.
+  with gzip.open(runs[0] / 'perfetto_trace.json.gz') as f:
+    events = json.load(f)['traceEvents']
+  names = [event.get('name', '') for event in events]
+  assert 'PjitFunction(chunk_fn)' in names  # The compiled steps ran in the trace.
+  chunks = [name for name in names if re.fullmatch(r'\$train\.py:\d+ train_chunk', name)]
+  if jax.default_backend() == 'cpu':  # One step a chunk: steps 3, 4 and 5, no others.
+    assert len(chunks) == 3
 
 
 def test_readme_example_reproduces_the_report(run_dir):
@@ -177,7 +252,7 @@ def test_predict_mode_writes_the_csv_or_fails_before_writing(run_dir, tmp_path):
                              atol=6e-5)
   lines = proc.stdout.splitlines()
   assert lines[0].split() == ['input', 'class', 'probability']
-  assert '... and 10 more' in proc.stdout and f'20 images in' in proc.stdout
+  assert '... and 10 more' in proc.stdout and '20 images in' in proc.stdout
 
   # A truncated picture among good inputs: one line naming it, exit status 2, no CSV.
   data = (tmp_path / 'photos' / '0.png').read_bytes()
