@@ -25,12 +25,11 @@ os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')  # would fill the output of 
 import jax  # pylint: disable=g-import-not-at-top
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 from absl import flags
 from ml_collections import config_flags
 
 from configs import tiny
-from resnet_jax import cpu_tuning, models, train
+from resnet_jax import cpu_tuning, models
 
 cpu_tuning.use_fast_cpu_flags()  # As launch.py does, before JAX starts: tests run what users run.
 
@@ -108,7 +107,12 @@ def write_cifar_python(root: pathlib.Path, num_train: int, num_test: int) -> pat
 
 
 def train_on_mock_data(config, workdir):
-  """train.train_and_evaluate on tfds' mock CIFAR-10 of 32 images (4 steps per epoch at batch 8)."""
+  """train.train_and_evaluate on tfds' mock CIFAR-10 of 32 images (4 steps per epoch at batch 8).
+
+  TensorFlow is imported here, not with this module: pytest-xdist's controller loads this file
+  and never trains."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  from resnet_jax import train  # pylint: disable=g-import-not-at-top
   with tfds.testing.mock_data(num_examples=32):
     return train.train_and_evaluate(config, str(workdir))
 
