@@ -152,7 +152,7 @@ def run(mode: Mode, paths: list[str]) -> None:
   if 'config' in mode.takes:
     config = FLAGS.config
     if config is None and FLAGS.workdir:  # The config of the run there, if it started.
-      config = run_config.load(FLAGS.workdir, defaults=default.get_config())
+      config = run_config.load(FLAGS.workdir, defaults=arguments['defaults'])
     if config is None:
       raise errors.ConfigError('--config is required, e.g. --config configs/resnet24.py' + (
           f' (no {run_config.FILENAME} in --workdir={FLAGS.workdir} to take it from)'

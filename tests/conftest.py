@@ -93,6 +93,17 @@ TINY_FLAGS = ['--config', 'configs/tiny.py']  # tiny_config on the command line.
 FAST_COMPILE = '--xla_backend_optimization_level=0'
 
 
+PNG = b'\x89PNG\r\n\x1a\n'  # The first bytes of every PNG file.
+
+
+def saved_steps(workdir: pathlib.Path) -> list[int]:
+  """The steps of the checkpoints in `workdir/checkpoints` (Orbax's finished step folders)."""
+  checkpoints = workdir / 'checkpoints'
+  if not checkpoints.is_dir():
+    return []
+  return sorted(int(p.name) for p in checkpoints.iterdir() if p.name.isdigit())
+
+
 def write_cifar_python(root: pathlib.Path, num_train: int, num_test: int) -> pathlib.Path:
   """A tiny CIFAR-10 copy of random images in the official python layout (cifar-10-batches-py)."""
   rng = np.random.default_rng(0)

@@ -11,11 +11,7 @@ import pytest
 
 from resnet_jax import workdir_lock
 from resnet_jax.errors import ConfigError, NonFiniteLoss
-from tests.conftest import ROOT, tiny_config, train_on_mock_data
-
-
-def saved_steps(workdir):
-  return sorted(int(p.name) for p in (workdir / 'checkpoints').iterdir() if p.name.isdigit())
+from tests.conftest import ROOT, saved_steps, tiny_config, train_on_mock_data
 
 
 @pytest.fixture(scope='module')

@@ -44,7 +44,7 @@ leaves = jax.tree.leaves((state.params, state.batch_stats))
 np.savez(f'{out}.{process_id}.npz', losses, *[np.asarray(x.addressable_data(0)) for x in leaves])
 
 if workdir != '-':  # The whole loop: device-resident data, one checkpoint, full evaluation.
-  from resnet_jax import train  # The reference needs not import TensorFlow.
+  from resnet_jax import train  # The reference need not import TensorFlow.
   state = train.train_and_evaluate(config, workdir)
   results = train.evaluate_checkpoint(config, workdir)
   print('RESULT', json.dumps({'step': int(state.step), 'num_images': results['num_images']}))

@@ -17,7 +17,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from resnet_jax import train
-from tests.conftest import ROOT, command_line_config, write_cifar_python
+from tests.conftest import ROOT, command_line_config, saved_steps, write_cifar_python
 
 pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
 
@@ -55,13 +55,6 @@ def start_then_signal(data_dir, workdir, signum, after=0):
   proc.send_signal(signum)
   _, stderr = proc.communicate(timeout=300)
   return proc.returncode, stderr
-
-
-def saved_steps(workdir):
-  checkpoints = workdir / 'checkpoints'
-  if not checkpoints.is_dir():
-    return []
-  return sorted(int(p.name) for p in checkpoints.iterdir() if p.name.isdigit())
 
 
 def final_state(workdir):

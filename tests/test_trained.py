@@ -22,7 +22,7 @@ from PIL import Image
 import resnet_jax
 from resnet_jax import early_stopping, plots, run_record, train
 from resnet_jax.errors import ConfigError
-from tests.conftest import FAST_COMPILE, REAL_SUBSET, ROOT, tiny_config
+from tests.conftest import FAST_COMPILE, PNG, REAL_SUBSET, ROOT, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -60,9 +60,6 @@ def readme_example() -> str:
   readme = (ROOT / 'README.md').read_text()
   section = readme[readme.index('## Using a trained model'):]
   return re.search(r'```python\n(.*?)```', section, re.S).group(1)
-
-
-PNG = b'\x89PNG\r\n\x1a\n'
 
 
 def test_a_run_leaves_its_record_pictures_and_a_row_in_the_table_of_runs(run_dir):
