@@ -16,13 +16,13 @@ several hosts, every host runs the same command plus --distributed (Cloud TPU, S
 or --coordinator_address, --num_processes and --process_id.
 
 Each mode is one function beside what it runs (`MODES`); this file parses the flags, starts the
-backends and turns errors into exit statuses. JAX, TensorFlow and the library are imported only
-after the flags (so --help is fast) and after the CPU's XLA flags are set (JAX reads them once).
+backends and turns errors into exit statuses. JAX and the library are imported only after the
+flags (so --help is fast) and after the CPU's XLA flags are set (JAX reads them once); TensorFlow
+only by the data that needs it (tfds, image folders, the host pipeline).
 """
 
 import dataclasses
 import importlib
-import os
 import sys
 
 from absl import app, flags, logging
@@ -37,7 +37,6 @@ class Mode:
   takes: tuple[str, ...]  # Its arguments, by name: see `run`.
   help: str
   needs_workdir: bool = False
-  uses_tensorflow: bool = True  # Else TensorFlow is never imported (it takes seconds).
 
 
 MODES = {
@@ -50,7 +49,7 @@ MODES = {
                  'a table of every run under the folder --workdir (CSV, Markdown and a plot '
                  'written there)', needs_workdir=True),
     'summary': Mode('resnet_jax.console:print_summary', ('config',),
-                    'layer table and parameter count (reads no data)', uses_tensorflow=False),
+                    'layer table and parameter count (reads no data)'),
     'plot': Mode('resnet_jax.plots:print_curves', ('workdir',),
                  'curves of the run in --workdir (needs no --config)', needs_workdir=True),
     'search': Mode('resnet_jax.search:run', ('config', 'workdir', 'config_file'),
@@ -59,11 +58,10 @@ MODES = {
                       'compile time, train and eval images/s, input pipeline images/s '
                       '(synthetic data; JSON to --workdir if given)'),
     'predict': Mode('resnet_jax.predict:run', ('workdir', 'inputs', 'output', 'checkpoint'),
-                    'classes of --inputs (CSV to --output)', needs_workdir=True,
-                    uses_tensorflow=False),
+                    'classes of --inputs (CSV to --output)', needs_workdir=True),
     'export': Mode('resnet_jax.export:run', ('workdir', 'output', 'checkpoint'),
                    'the model as a file that runs with JAX alone (to <workdir>/export)',
-                   needs_workdir=True, uses_tensorflow=False),
+                   needs_workdir=True),
 }
 
 FLAGS = flags.FLAGS
@@ -116,18 +114,13 @@ def parse_flags(argv):
     sys.exit(2)
 
 
-def start_backends(mode: Mode) -> None:
-  """Quiet TensorFlow (kept off the GPU, so tf.data never takes accelerator memory), the CPU's
-  XLA flags and the compilation cache: all before JAX starts its backends."""
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')  # Else TensorFlow announces it at start.
+def start_backends() -> None:
+  """The CPU's XLA flags and the compilation cache, before JAX starts its backends. (TensorFlow,
+  only for the data that needs it, starts where it is used: `tensorflow_runtime`.)"""
   from resnet_jax import cpu_tuning
   cpu_tuning.use_fast_cpu_flags()
   from resnet_jax import caches, console
-  console.quiet_logging()  # Before TensorFlow, whose Keras sets up matplotlib, which logs.
-  if mode.uses_tensorflow:
-    import tensorflow as tf
-    tf.config.set_visible_devices([], 'GPU')
+  console.quiet_logging()  # Before anything logs.
   caches.use_compilation_cache()
 
 
@@ -169,7 +162,7 @@ def main(argv):
   mode = MODES[FLAGS.mode]
   if len(argv) > 1 and 'inputs' not in mode.takes:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  start_backends(mode)
+  start_backends()
   try:
     run(mode, argv[1:])
   except (errors.ConfigError, errors.NonFiniteLoss) as e:

@@ -29,9 +29,8 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # Reading the event files may load TensorFlow.
 
-from resnet_jax import plots  # pylint: disable=g-import-not-at-top
+from resnet_jax import event_files  # pylint: disable=g-import-not-at-top
 
 
 def parse_spec(spec: str) -> tuple[str, list[str]]:
@@ -60,7 +59,7 @@ def launch(args: list[str], workdir: str, cache: str, timeout: float) -> dict:
                      f'see {workdir}/console.txt')
   with open(os.path.join(workdir, 'report.json')) as f:
     accuracy = json.load(f)['accuracy']
-  startup, = plots.read_scalars(workdir)['startup_seconds'].values()
+  startup, = event_files.read_scalars(workdir)['startup_seconds'].values()
   return {'accuracy': accuracy, 'wall_s': wall, 'startup_s': startup}
 
 

@@ -28,8 +28,8 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep  # resnet_jax's o
 def quiet_logging() -> None:
   """Keeps resnet_jax's own log lines (plain, warnings prefixed) and others' warnings.
 
-  Gone: third-party INFO such as JAX's backend probing ("Unable to initialize backend 'tpu'"),
-  clu's scalar and hyper-parameter lines (TensorBoard still gets them) and Orbax's save steps.
+  Gone: third-party INFO such as JAX's backend probing ("Unable to initialize backend 'tpu'")
+  and Orbax's save steps.
   """
   handler = logging.get_absl_handler()
   handler.addFilter(lambda record: record.levelno >= py_logging.WARNING or _own(record))

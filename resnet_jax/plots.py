@@ -1,14 +1,11 @@
 """PNG curves of a run (loss, accuracy, learning rate), read back from the TensorBoard event
 files its metric writer left in the workdir, so any run can be plotted, finished or not."""
 
-import collections
-import glob
 import os
 
 from matplotlib.figure import Figure
-from tensorboard.backend.event_processing import event_accumulator
-from tensorboard.util import tensor_util
 
+from resnet_jax import event_files
 from resnet_jax.errors import ConfigError
 
 CURVES = {
@@ -16,22 +13,6 @@ CURVES = {
     'accuracy': ('train_accuracy', 'val_accuracy', 'test_accuracy', 'test_ema_accuracy'),
     'learning_rate': ('train_learning_rate',),
 }
-
-
-def read_scalars(workdir: str) -> dict[str, dict[int, float]]:
-  """Every scalar logged in `workdir`: tag -> {step: value}; a resumed run's later file wins.
-
-  TensorBoard's reader stops quietly at a truncated last record, which a killed run leaves.
-  """
-  scalars = collections.defaultdict(dict)
-  for path in sorted(glob.glob(os.path.join(workdir, 'events.out.tfevents.*'))):
-    events = event_accumulator.EventAccumulator(
-        path, size_guidance={event_accumulator.TENSORS: 0}, purge_orphaned_data=False).Reload()
-    for tag in events.Tags()[event_accumulator.TENSORS]:
-      if events.SummaryMetadata(tag).plugin_data.plugin_name == 'scalars':
-        scalars[tag].update({e.step: float(tensor_util.make_ndarray(e.tensor_proto))
-                             for e in events.Tensors(tag)})
-  return scalars
 
 
 def print_curves(workdir: str) -> None:
@@ -44,7 +25,7 @@ def write_curves(workdir: str) -> list[str]:
 
   The x axis is in epochs when the run logged its `epoch` at evaluations, else in steps.
   """
-  scalars = read_scalars(workdir)
+  scalars = event_files.read_scalars(workdir)
   if not any(tag in scalars for tags in CURVES.values() for tag in tags):
     raise ConfigError(f'no training metrics (TensorBoard event files) in {workdir}; point '
                       '--workdir at a run of --mode=train')

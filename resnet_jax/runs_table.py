@@ -14,7 +14,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from resnet_jax import (atomic_files, console, models, plots, report_pictures, run_config,
+from resnet_jax import (atomic_files, console, event_files, models, report_pictures, run_config,
                         run_record, validation, workdir_lock)
 from resnet_jax.errors import ConfigError
 
@@ -57,7 +57,7 @@ def run_row(folder: str, workdir: str, defaults=None, cache: dict | None = None)
   """One run's row; what its workdir cannot tell is None."""
   config = run_config.load(workdir, defaults=defaults)
   record = run_record.read(workdir)
-  scalars = plots.read_scalars(workdir)
+  scalars = event_files.read_scalars(workdir)
   row = dict.fromkeys(list(COLUMNS) + list(CSV_EXTRA))
   row['run'] = os.path.relpath(workdir, folder)
   row['design'] = console.design(config.model)

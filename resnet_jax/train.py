@@ -15,11 +15,10 @@ import jax
 import numpy as np
 import psutil
 from absl import logging
-from clu import metric_writers, periodic_actions
 from jax.experimental import multihost_utils
 
-from resnet_jax import (checkpoints, cifar10, console, device_data, early_stopping,
-                        input_pipeline, models, optim, parallel, pipelines, plots, preemption,
+from resnet_jax import (checkpoints, cifar10, console, data_sources, device_data, early_stopping,
+                        event_files, models, optim, parallel, pipelines, plots, preemption,
                         profiling, reports, run_config, run_record, steps, validation,
                         workdir_lock)
 from resnet_jax.errors import ConfigError, NonFiniteLoss
@@ -76,13 +75,13 @@ class Trainer:
   def _load(self, with_train_data: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The config's splits, whole on every process: uint8 images and int32 labels."""
     config = self.config
-    data = {'test': input_pipeline.load_split(config.data, 'test')}
+    data = {'test': data_sources.load_split(config.data, 'test')}
     if with_train_data:
-      data['train'] = input_pipeline.load_split(config.data, 'train',
-                                                fraction=config.data.train_fraction)
+      data['train'] = data_sources.load_split(config.data, 'train',
+                                              fraction=config.data.train_fraction)
       val_fraction = early_stopping.validation_fraction(config)
       if val_fraction:
-        data['train'], data['val'] = input_pipeline.split_validation(
+        data['train'], data['val'] = data_sources.split_validation(
             *data['train'], val_fraction, config.seed)
     return data
 
@@ -127,7 +126,7 @@ class Trainer:
     for batch in batches:
       batch_metrics, batch_probabilities = self.steps.evaluate(state, dataset, batch['index'],
                                                                batch['mask'])
-      total = batch_metrics if total is None else total.merge(batch_metrics)
+      total = batch_metrics if total is None else merged(total, batch_metrics)
       probabilities.append(batch_probabilities)
     return total, probabilities
 
@@ -199,8 +198,6 @@ def train_and_evaluate(config, workdir: str) -> steps.TrainState:
 def _train(config, workdir, trainer: Trainer,
            stop: preemption.StopRequest) -> steps.TrainState:
   profile = profiling.StepTrace(workdir, config.profile_steps, trainer.num_steps)
-  writer = metric_writers.create_default_writer(workdir, just_logging=jax.process_index() > 0)
-  writer.write_hparams(config.to_dict() | {'model': str(config.model.to_dict())})
   manager = checkpoints.create_manager(workdir, config.keep_checkpoints)
   state = trainer.initial_state()
   restored = checkpoints.restore_latest(manager, state)  # Refuses another model's checkpoint.
@@ -222,6 +219,8 @@ def _train(config, workdir, trainer: Trainer,
                  'to do.', first_step // trainer.steps_per_epoch, stopper.best_epoch)
     return state
 
+  writer = event_files.Writer(workdir, enabled=jax.process_index() == 0)  # TensorBoard's.
+  writer.write_hparams(config.to_dict() | {'model': str(config.model.to_dict())})
   record = run_record.Session(workdir, first_step=first_step, num_steps=trainer.num_steps,
                               steps_per_epoch=trainer.steps_per_epoch,
                               enabled=jax.process_index() == 0)  # run.json, for --mode=runs.
@@ -241,8 +240,6 @@ def _train(config, workdir, trainer: Trainer,
         num_steps=trainer.num_steps, steps_per_epoch=trainer.steps_per_epoch,
         batch_size=config.batch_size, first_step=first_step), flush=True)
   last_train = {}  # The latest logged train metrics, for the epoch's console line.
-  report_progress = periodic_actions.ReportProgress(num_train_steps=trainer.num_steps,
-                                                    writer=writer, every_secs=30)
   unchecked = []  # (first step, finite flags) of chunks not yet read back: the host never
                   # waits on the chunk it just dispatched.
 
@@ -278,9 +275,7 @@ def _train(config, workdir, trainer: Trainer,
     unchecked.append((start, step - start, finite))
     start = step
     train_metrics = (chunk_metrics if train_metrics is None
-                     else train_metrics.merge(chunk_metrics))
-    if jax.process_index() == 0:
-      report_progress(step)
+                     else merged(train_metrics, chunk_metrics))
     progress.update(step)
     if step % config.log_every_steps == 0 or step == trainer.num_steps:
       summary = {f'train_{k}': v for k, v in train_metrics.compute().items()}
@@ -322,6 +317,7 @@ def _train(config, workdir, trainer: Trainer,
       break
   check_finite()
   manager.wait_until_finished()
+  writer.close()
   best = stopper.best_state(state) if stopper else None
   results = (trainer.write_reports(state, workdir, 'the newest checkpoint') if best is None
              else trainer.write_reports(best, workdir, stopper.selected_by()))
@@ -333,6 +329,13 @@ def _train(config, workdir, trainer: Trainer,
         startup_secs=startup_secs, paths=console.run_paths(workdir),
         tta_views=device_data.num_tta_views(flip=config.tta_flip, shift=config.tta_shift)))
   return state
+
+
+@jax.jit
+def merged(total, more):
+  """`total.merge(more)` (clu metrics) in one dispatch: clu merges a field at a time, one
+  dispatch each, which on a CPU costs more than evaluating a small batch."""
+  return total.merge(more)
 
 
 def _launched() -> float:

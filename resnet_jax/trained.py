@@ -81,10 +81,9 @@ class TrainedModel:
             'num_images': len(labels)}
 
   def test_split(self) -> tuple[np.ndarray, np.ndarray]:
-    """The test images (uint8) and labels of the run's data (config.data; imports TensorFlow)."""
-    _quiet_tensorflow()
-    from resnet_jax import input_pipeline  # pylint: disable=g-import-not-at-top
-    return input_pipeline.load_split(self.config.data, 'test')
+    """The test images (uint8) and labels of the run's data (config.data)."""
+    from resnet_jax import data_sources  # pylint: disable=g-import-not-at-top
+    return data_sources.load_split(self.config.data, 'test')
 
   def ema(self) -> 'TrainedModel':
     """The same model with its averaged weights (config.ema_decay) in place of the trained ones."""
@@ -106,12 +105,6 @@ def check_images(images) -> np.ndarray:
     raise ConfigError(f'images are {images.dtype} of shape {images.shape}; expected uint8 '
                       f'pixels of shape (N, {", ".join(map(str, cifar10.IMAGE_SHAPE))})')
   return images
-
-
-def _quiet_tensorflow() -> None:
-  """As launch.py, before TensorFlow loads: no start-up notices (unless the user asks)."""
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 
 
 def _dtype(config):
@@ -207,15 +200,11 @@ def train_model(config, workdir: str) -> TrainedModel:
   """Trains `config` into `workdir` as `python launch.py --config ... --workdir ...` does
   (resuming from its newest checkpoint), and loads the result as `load(workdir)`.
 
-  As launch.py, it keeps tf.data off the GPUs and uses the persistent compilation cache; the
-  fast XLA:CPU flags (`cpu_tuning`) take effect only if JAX has not started yet in this process.
+  As launch.py, it uses the persistent compilation cache; the fast XLA:CPU flags (`cpu_tuning`) take effect only if JAX has not started yet in this process.
   """
-  _quiet_tensorflow()
   # pylint: disable-next=g-import-not-at-top
   from resnet_jax import caches, cpu_tuning, train as training
   cpu_tuning.use_fast_cpu_flags()
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  tf.config.set_visible_devices([], 'GPU')  # tf.data must never take accelerator memory.
   caches.use_compilation_cache()
   training.train_and_evaluate(config, workdir)
   return load(workdir)

@@ -19,8 +19,6 @@ import tempfile
 # RESNET_JAX_TEST_GPU=1. Set before JAX is imported.
 if os.environ.get('RESNET_JAX_TEST_GPU') != '1':
   os.environ['JAX_PLATFORMS'] = 'cpu'
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # As launch.py: TensorFlow's start-up notices
-os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')  # would fill the output of every worker.
 
 import jax  # pylint: disable=g-import-not-at-top
 import numpy as np
@@ -29,7 +27,9 @@ from absl import flags
 from ml_collections import config_flags
 
 from configs import tiny
-from resnet_jax import cpu_tuning, models
+from resnet_jax import cpu_tuning, models, tensorflow_runtime
+
+tensorflow_runtime.quiet()  # Tests import TensorFlow directly: no notices in every worker's output.
 
 cpu_tuning.use_fast_cpu_flags()  # As launch.py does, before JAX starts: tests run what users run.
 

@@ -15,7 +15,6 @@ import tensorflow as tf
 from configs import default
 from resnet_jax import cifar10, device_data, mixing
 from resnet_jax import input_pipeline as ip
-from resnet_jax.errors import ConfigError
 from tests.conftest import covered_by_zero_squares
 
 SEEDS = [tf.constant([11, i], tf.int64) for i in range(20)]
@@ -244,19 +243,3 @@ def test_mix_picks_mixup_or_cutmix_and_nothing_when_off():
   assert kinds == {'mixup', 'cutmix'}
   same, perm, weight = mixing.mix(jax.random.key(0), images)
   assert same is images and weight == 1
-
-
-def test_validation_split_is_disjoint_seeded_and_from_train():
-  images = np.arange(50)[:, None, None, None] * np.ones((50, 2, 2, 3), np.uint8)
-  labels = np.arange(50) % 10
-  (train_x, train_y), (val_x, val_y) = ip.split_validation(images, labels, 0.2, seed=3)
-  assert len(val_x) == 10 and len(train_x) == 40
-  ids = np.concatenate([train_x[:, 0, 0, 0], val_x[:, 0, 0, 0]])
-  assert sorted(ids.tolist()) == list(range(50))
-  np.testing.assert_array_equal(val_y, val_x[:, 0, 0, 0] % 10)
-  again = ip.split_validation(images, labels, 0.2, seed=3)[1][0]
-  other = ip.split_validation(images, labels, 0.2, seed=4)[1][0]
-  np.testing.assert_array_equal(again, val_x)
-  assert not np.array_equal(other, val_x)
-  with pytest.raises(ConfigError, match='val_fraction'):
-    ip.split_validation(images[:3], labels[:3], 0.1, seed=0)

@@ -1,5 +1,6 @@
 """Two host devices train exactly like one: the same step on the same global batch, and the same
-run through the device pipeline, whose data order does not depend on the device count."""
+run through the device pipeline, whose data order does not depend on the device count; and the
+whole training loop on two devices is that run, bit for bit."""
 
 import os
 import subprocess
@@ -13,18 +14,20 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
 
 TWO_DEVICE_SCRIPT = '''
-import sys
-import jax, numpy as np, tensorflow_datasets as tfds
-from resnet_jax import device_data, parallel, steps, train
-from tests.conftest import tiny_config
+import pathlib, sys
+import jax, numpy as np
+from resnet_jax import data_sources, parallel, steps, train
+from tests.conftest import tiny_config, write_cifar_python
 
 assert jax.device_count() == 2, jax.devices()
-config = tiny_config(num_epochs=2, steps_per_dispatch=3,
-                     **{'augment.cutout': 4, 'augment.mixup_alpha': 1.0})
+out, workdir = sys.argv[1], pathlib.Path(sys.argv[2])
+data_dir = write_cifar_python(workdir / 'data', num_train=40, num_test=40)
+config = tiny_config(num_epochs=2, steps_per_dispatch=3, **{
+    'augment.cutout': 4, 'augment.mixup_alpha': 1.0, 'data.dir': str(data_dir)})
 rng = np.random.default_rng(0)
 batch = {'image': rng.normal(size=(8, 32, 32, 3)).astype(np.float32),
          'label': rng.integers(0, 10, 8).astype(np.int32)}
-images, labels = device_data.synthetic(40)
+data = {split: data_sources.load_split(config.data, split) for split in ('train', 'test')}
 results = {}
 for n in (1, 2):
   mesh = parallel.make_mesh(jax.devices()[:n])
@@ -35,8 +38,7 @@ for n in (1, 2):
   results.update({f'step_loss{n}': np.asarray(metrics.compute()['loss'])} |
                  {f'step{n}_{i}': np.asarray(x) for i, x in enumerate(leaves)})
   # Ten steps (two epochs) through the device pipeline, in chunks of up to three.
-  trainer = train.Trainer(config, mesh,
-                          data={'train': (images, labels), 'test': (images, labels)})
+  trainer = train.Trainer(config, mesh, data=data)
   state, step = trainer.initial_state(), 0
   while step < 10:
     end = trainer.chunk_end(step)
@@ -46,11 +48,13 @@ for n in (1, 2):
   leaves = jax.tree.leaves((state.params, state.batch_stats))
   results.update({f'run{n}_{i}': np.asarray(x) for i, x in enumerate(leaves)})
   results[f'eval{n}'] = np.asarray(trainer.evaluate(state).compute()['loss'])
-np.savez(sys.argv[1], **results)
 
-with tfds.testing.mock_data(num_examples=16):  # The whole loop runs on two devices too.
-  state = train.train_and_evaluate(tiny_config(), sys.argv[2])
-assert int(state.step) == 2, state.step
+# The whole loop on two devices (data from disk, checkpoints, evaluation) is that run.
+state = train.train_and_evaluate(config, str(workdir / 'run'))
+assert int(state.step) == 10, state.step
+leaves = jax.tree.leaves((state.params, state.batch_stats))
+results.update({f'loop2_{i}': np.asarray(x) for i, x in enumerate(leaves)})
+np.savez(out, **results)
 '''
 
 
@@ -59,7 +63,7 @@ def test_two_devices_match_one_device(tmp_path):
              + ' --xla_force_host_platform_device_count=2')
   out = tmp_path / 'results.npz'
   proc = subprocess.run([sys.executable, '-c', TWO_DEVICE_SCRIPT, str(out),
-                         str(tmp_path / 'workdir')], cwd=ROOT, env=env, capture_output=True,
+                         str(tmp_path)], cwd=ROOT, env=env, capture_output=True,
                         text=True, timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
   results = np.load(out)
@@ -72,3 +76,5 @@ def test_two_devices_match_one_device(tmp_path):
     for i in leaves:
       np.testing.assert_allclose(results[f'{kind}1_{i}'], results[f'{kind}2_{i}'], rtol=rtol,
                                  atol=atol)
+  for i in leaves:  # The same programs on the same data: bit for bit.
+    np.testing.assert_array_equal(results[f'loop2_{i}'], results[f'run2_{i}'])

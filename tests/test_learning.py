@@ -11,10 +11,11 @@ pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or t
 
 @pytest.mark.parametrize('pipeline', ['device', 'host'])
 def test_small_resnet_learns_real_images(tmp_path, real_subset, pipeline):
-  """One epoch, 161 steps of 32 images: 36-38% on this CPU (chance is 10%)."""
+  """One epoch, 161 steps of 32 images: 35.8% (device) and 36.6% (host) on this CPU; chance is
+  10%."""
   config = tiny_config(**{
       'data.dir': str(real_subset), 'data.pipeline': pipeline, 'model.blocks': (1, 1, 1),
-      'model.channels': (16, 32, 64), 'batch_size': 32, 'eval_batch_size': 256,
+      'model.channels': (8, 16, 32), 'batch_size': 32, 'eval_batch_size': 256,
       'num_epochs': 1, 'log_every_steps': 50, 'optimizer.learning_rate': 0.05,
       'augment.crop_padding': 0, 'augment.flip': False})
   state = train.train_and_evaluate(config, str(tmp_path))

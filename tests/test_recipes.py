@@ -12,7 +12,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from configs import resnet24
-from resnet_jax import (cifar10, early_stopping, input_pipeline, models, parallel, plots,
+from resnet_jax import (cifar10, data_sources, early_stopping, event_files, models, parallel,
                         train, validation)
 from tests.conftest import command_line_config, tiny_config
 
@@ -38,7 +38,7 @@ def test_every_technique_end_to_end(tmp_path):
           'curves_accuracy.png', 'curves_learning_rate.png', 'checkpoints_best'} <= files
   report = json.loads((tmp_path / 'report.json').read_text())
   assert report['num_images'] == 32 and np.sum(report['confusion_matrix']) == 32
-  scalars = plots.read_scalars(workdir)
+  scalars = event_files.read_scalars(workdir)
   assert scalars['epoch'] == {3: 1, 6: 2}
   (startup_step, startup_secs), = scalars['startup_seconds'].items()  # Since this process began.
   assert startup_step == 1 and startup_secs > 0  # CPU: one step per dispatch.
@@ -63,7 +63,7 @@ def test_speed_record_techniques_train_checkpoint_and_resume(tmp_path):
       'optimizer.decay_all_params': True, 'model.activation': 'gelu', 'model.dirac_init': True,
       'model.bn_scale': False, 'model.whitening': True})
   with tfds.testing.mock_data(num_examples=32):
-    train_images, _ = input_pipeline.load_split(config.data, 'train')
+    train_images, _ = data_sources.load_split(config.data, 'train')
     train.train_and_evaluate(config, str(tmp_path / 'split'))
     config.num_epochs = 2
     resumed = train.train_and_evaluate(config, str(tmp_path / 'split'))

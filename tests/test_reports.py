@@ -11,7 +11,7 @@ import optax
 import pytest
 from clu import metric_writers
 
-from resnet_jax import cifar10, models, parallel, plots, steps, train
+from resnet_jax import cifar10, event_files, models, parallel, plots, steps, train
 from tests.conftest import random_variables, tiny_config
 
 
@@ -101,7 +101,7 @@ def test_curves_are_read_back_from_the_logged_metrics(tmp_path):
         writer.write_scalars(step, {'epoch': step // 2, 'test_loss': 1.0 / step,
                                     'test_accuracy': 0.05 * step})
     writer.close()
-  scalars = plots.read_scalars(str(tmp_path))
+  scalars = event_files.read_scalars(str(tmp_path))
   assert scalars['train_loss'] == {1: 1, 2: 2, 3: 3, 4: 4, 5: 15, 6: 16, 7: 17, 8: 18}
   assert scalars['test_accuracy'] == pytest.approx({2: 0.1, 4: 0.2, 6: 0.3, 8: 0.4})
   paths = plots.write_curves(str(tmp_path))
@@ -143,4 +143,4 @@ def test_curves_of_a_killed_run_read_up_to_its_truncated_last_record(tmp_path):
   writer.close()
   (path,) = tmp_path.glob('events.out.tfevents.*')
   os.truncate(path, os.path.getsize(path) - 5)  # The last record, cut mid-write.
-  assert plots.read_scalars(str(tmp_path)) == {'train_loss': {1: 1.0, 2: 2.0}}
+  assert event_files.read_scalars(str(tmp_path)) == {'train_loss': {1: 1.0, 2: 2.0}}

@@ -1,6 +1,6 @@
 """A killed or preempted run, started again, finishes bit-for-bit like a run never stopped
 (device-resident data, augmented on device, in chunks of up to three steps), and what the console
-shows on a machine's first run."""
+shows on a machine's first run, which imports no TensorFlow."""
 
 import json
 import os
@@ -21,8 +21,8 @@ from tests.conftest import ROOT, command_line_config, saved_steps, write_cifar_p
 
 pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
 
-NUM_STEPS = 30  # 640 images / batch 64 = 10 steps per epoch, 3 epochs.
-ARGS = ['--config.model.blocks=1,1', '--config.model.channels=4,8', '--config.batch_size=64',
+NUM_STEPS = 30  # 320 images / batch 32 = 10 steps per epoch, 3 epochs.
+ARGS = ['--config.model.blocks=1,1', '--config.model.channels=4,8', '--config.batch_size=32',
         '--config.eval_batch_size=64', '--config.num_epochs=3', '--config.checkpoint_every_steps=4',
         '--config.log_every_steps=5', '--config.steps_per_dispatch=3',
         '--config.augment.cutout=8']  # Device pipeline.
@@ -74,7 +74,7 @@ def test_killed_then_preempted_run_resumes_bitwise_identically(tmp_path):
   """SIGKILL (nothing saved past the last checkpoint), a rerun, SIGTERM (checkpoint and exit 143)
   and a rerun from the workdir's config: the final state is bit for bit that of the same run
   never stopped, here trained in this process (the same code and XLA flags as launch.py)."""
-  data_dir = write_cifar_python(tmp_path / 'data', num_train=640, num_test=64)
+  data_dir = write_cifar_python(tmp_path / 'data', num_train=320, num_test=64)
   straight = command_line_config(f'--config.data.dir={data_dir}', *ARGS,
                                  config='configs/default.py').config
   train.train_and_evaluate(straight, str(tmp_path / 'straight'))
@@ -99,8 +99,12 @@ def test_killed_then_preempted_run_resumes_bitwise_identically(tmp_path):
   caches = {'MPLCONFIGDIR': tmp_path / 'matplotlib', 'XDG_CACHE_HOME': tmp_path / 'cache'}
   for folder in caches.values():
     folder.mkdir()
-  resumed = run(f'--workdir={workdir}', **{name: str(folder) for name, folder in caches.items()})
+  resumed = run(f'--workdir={workdir}', PYTHONPROFILEIMPORTTIME='1',
+                **{name: str(folder) for name, folder in caches.items()})
   assert f'Resumed from the checkpoint at step {stopped_at} ' in resumed.stderr
+  imported = [line.split('|')[-1].strip() for line in resumed.stderr.splitlines()
+              if line.startswith('import time:')]  # A local copy on the device pipeline: no
+  assert 'jax' in imported and 'tensorflow' not in imported  # TensorFlow (seconds) to import.
   assert list(caches['MPLCONFIGDIR'].iterdir()), 'matplotlib built no font cache: not a first run'
   output = resumed.stdout + resumed.stderr  # Only our lines: no third-party log line.
   assert 'fontManager' not in output
@@ -110,7 +114,7 @@ def test_killed_then_preempted_run_resumes_bitwise_identically(tmp_path):
   assert_bitwise_equal(final_state(workdir), expected)
   console = resumed.stdout.splitlines()  # The set-up line, one line per epoch, the closing block.
   assert console[0].startswith('1 cpu device | B=1,1 C=4,8 F=3 K=1 P=global | ')
-  assert f'steps {stopped_at + 1}-30 (3 epochs of 10, batch 64)' in console[0]
+  assert f'steps {stopped_at + 1}-30 (3 epochs of 10, batch 32)' in console[0]
   assert console[-6].startswith('epoch 3/3  train_loss ') and 'test_accuracy' in console[-6]
   assert console[-5].startswith('Done in ') and ': test accuracy ' in console[-5]
   assert console[-4:] == [f'  {label:<11}  {path}' for label, path in (

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from configs import default
-from resnet_jax import input_pipeline, models, search, validation
+from resnet_jax import data_sources, models, search, validation
 from resnet_jax.errors import ConfigError
 from tests.conftest import (FAST_COMPILE, ROOT, TINY_FLAGS, command_line_config, tiny_config,
                             write_cifar_python)
@@ -112,8 +112,8 @@ def test_compound_scaling_stops_at_the_last_step_within_budget(blocks, channels)
 
 def test_train_fraction_is_a_leading_subset(tmp_path):
   data = ml_collections.ConfigDict({'dir': str(write_cifar_python(tmp_path, 50, 10))})
-  images, labels = input_pipeline.load_split(data, 'train')
-  part, part_labels = input_pipeline.load_split(data, 'train', fraction=0.3)
+  images, labels = data_sources.load_split(data, 'train')
+  part, part_labels = data_sources.load_split(data, 'train', fraction=0.3)
   np.testing.assert_array_equal(part, images[:15])
   np.testing.assert_array_equal(part_labels, labels[:15])
 

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 import resnet_jax
-from resnet_jax import early_stopping, plots, run_record, train
+from resnet_jax import early_stopping, event_files, run_record, train
 from resnet_jax.errors import ConfigError
 from tests.conftest import FAST_COMPILE, PNG, REAL_SUBSET, ROOT, tiny_config
 
@@ -99,7 +99,7 @@ def test_early_stopping_holds_out_validation_and_never_watches_the_test_set(run_
   setup = (run_dir.parent / 'console.txt').read_text().splitlines()[0]
   assert ('465 train + 52 validation images (held out for early stopping: '
           'config.data.val_fraction is 0, so 10% by default)') in setup
-  scalars = plots.read_scalars(str(run_dir))
+  scalars = event_files.read_scalars(str(run_dir))
   assert 'val_loss' in scalars and 'test_loss' in scalars
   best_epoch = early_stopping.EarlyStopping(str(run_dir), 1).best_epoch
   val_losses = {step // 14: loss for step, loss in scalars['val_loss'].items()}  # 14 steps/epoch.
