@@ -34,8 +34,9 @@ class Writer:
   writes).
 
   Writes happen on a background thread, in order: values that are device arrays are read back
-  there, so logging never makes the training loop wait for the device. `flush` waits for them
-  and raises what a write raised.
+  there, so logging never makes the training loop wait for the device. Each event reaches the
+  file as soon as it is written, so a crash loses none that were written; `flush` waits for the
+  pending ones and raises what a write raised.
   """
 
   def __init__(self, logdir: str, *, enabled: bool = True):
@@ -75,7 +76,6 @@ class Writer:
     pending, self._pending = self._pending, []
     for write in pending:
       write.result()
-    self._thread.submit(self._file.flush).result()
 
   def close(self) -> None:
     if not self.enabled:
@@ -85,13 +85,18 @@ class Writer:
     self._file.close()
 
   def _submit(self, event) -> None:
-    self._pending.append(self._thread.submit(self._records.write, event.SerializeToString()))
+    self._pending.append(self._thread.submit(self._write, event))
 
   def _write_scalars(self, step, scalars, wall_time) -> None:
     event = event_pb2.Event(wall_time=wall_time, step=step)
     for name, value in scalars.items():
-      event.summary.value.extend(scalar_summary.scalar_pb(name, np.asarray(value, np.float32)).value)
+      value = np.asarray(value, np.float32)  # A device array is read back here.
+      event.summary.value.extend(scalar_summary.scalar_pb(name, value).value)
+    self._write(event)
+
+  def _write(self, event) -> None:
     self._records.write(event.SerializeToString())
+    self._records.flush()
 
 
 def read_scalars(workdir: str) -> dict[str, dict[int, float]]:

@@ -8,7 +8,7 @@ import os
 
 
 def quiet(environ=os.environ) -> None:
-  """No TensorFlow start-up notices, unless the user asked for them; effective before its import."""
+  """No TensorFlow start-up notices, unless the user asked for them (before its import)."""
   environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')  # Else it announces oneDNN at start.
 

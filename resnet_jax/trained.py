@@ -200,7 +200,8 @@ def train_model(config, workdir: str) -> TrainedModel:
   """Trains `config` into `workdir` as `python launch.py --config ... --workdir ...` does
   (resuming from its newest checkpoint), and loads the result as `load(workdir)`.
 
-  As launch.py, it uses the persistent compilation cache; the fast XLA:CPU flags (`cpu_tuning`) take effect only if JAX has not started yet in this process.
+  As launch.py, it uses the persistent compilation cache; the fast XLA:CPU flags (`cpu_tuning`)
+  take effect only if JAX has not started yet in this process.
   """
   # pylint: disable-next=g-import-not-at-top
   from resnet_jax import caches, cpu_tuning, train as training

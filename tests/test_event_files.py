@@ -3,6 +3,7 @@ here as TensorBoard does, also from files that clu's (TensorFlow's) writer left.
 
 import subprocess
 import sys
+import time
 
 import jax.numpy as jnp
 import numpy as np
@@ -37,6 +38,17 @@ def test_tensorboard_reads_the_scalars_and_hyperparameters(tmp_path):
               'half_precision': False}
   assert event_files.read_scalars(str(tmp_path / 'run')) == {
       'train_loss': {1: 2.5, 2: 2.0}, 'train_accuracy': {1: 0.25}}
+
+
+def test_written_events_reach_the_file_without_a_flush(tmp_path):
+  """As a crash would leave them: the writer is neither flushed nor closed."""
+  writer = event_files.Writer(str(tmp_path))
+  writer.write_scalars(1, {'train_loss': 2.5})
+  deadline = time.monotonic() + 30
+  while event_files.read_scalars(str(tmp_path)) != {'train_loss': {1: 2.5}}:
+    assert time.monotonic() < deadline, 'the event never reached the file'
+    time.sleep(0.01)
+  writer.close()
 
 
 def test_a_disabled_writer_writes_nothing(tmp_path):

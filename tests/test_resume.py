@@ -36,7 +36,8 @@ def command(data_dir, workdir):
 def run(*args, **environ):
   """Runs launch.py with `args` and more environment variables, which must succeed."""
   proc = subprocess.run([sys.executable, 'launch.py', *args], cwd=ROOT, capture_output=True,
-                        text=True, timeout=600, env=dict(os.environ, JAX_PLATFORMS='cpu', **environ))
+                        text=True, timeout=600,
+                        env=dict(os.environ, JAX_PLATFORMS='cpu', **environ))
   assert proc.returncode == 0, proc.stderr[-3000:]
   return proc
 
