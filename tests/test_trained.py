@@ -35,11 +35,11 @@ def run_dir(tmp_path_factory):
   if not (REAL_SUBSET / 'test_batch').exists():
     pytest.skip(f'the real CIFAR-10 subset is not at {REAL_SUBSET}')
   workdir = tmp_path_factory.mktemp('trained') / 'run'
-  config = tiny_config(num_epochs=2, batch_size=32, early_stopping_patience=1, tta_flip=True,
-                       ema_decay=0.9, **{'data.dir': str(REAL_SUBSET),
-                                         'data.train_fraction': 0.1, 'model.whitening': True,
-                                         'optimizer.lookahead_sync_period': 2,
-                                         'profile_steps': (2, 3)})
+  config = tiny_config(num_epochs=2, batch_size=32, eval_batch_size=64, tta_flip=True,
+                       early_stopping_patience=1, ema_decay=0.9, **{
+                           'data.dir': str(REAL_SUBSET), 'data.train_fraction': 0.1,
+                           'model.whitening': True, 'optimizer.lookahead_sync_period': 2,
+                           'profile_steps': (2, 3)})
   console = io.StringIO()
   with contextlib.redirect_stdout(console):
     train.train_and_evaluate(config, str(workdir))
