@@ -31,16 +31,19 @@ from resnet_jax import cpu_tuning, models, tensorflow_runtime
 
 tensorflow_runtime.quiet()  # Tests import TensorFlow directly: no notices in every worker's output.
 
-# An XLA flag that changes only how XLA:CPU compiles fused elementwise code (its legacy emitter,
-# not the MLIR fusion emitters). The suite compiles about 1,000 programs of tiny models, where the
-# MLIR emitters take half the compile time: a training step of configs/tiny.py with EMA compiles
-# in 1.5 s instead of 2.9 s. Not a user flag: ResNet-24 compiles slower with it (8.7 s against
-# 4.4 s) and trains 15% slower.
-TINY_MODEL_COMPILE = '--xla_cpu_use_fusion_emitters=false'
-if 'XLA_FLAGS' not in os.environ:  # Before JAX starts, and never over the user's own XLA_FLAGS:
-  cpu_tuning.use_fast_cpu_flags()  # the users' CPU flags, as launch.py sets them,
-  if 'XLA_FLAGS' in os.environ:  # and, on the CPU, the faster compile.
-    os.environ['XLA_FLAGS'] += f' {TINY_MODEL_COMPILE}'
+# The tests' XLA flags on the CPU: the users' (`cpu_tuning.CPU_FLAGS`, which launch.py sets) with
+# two that change how fast XLA compiles, not what: LLVM's -O0, and XLA:CPU's legacy emitter for
+# fused elementwise code instead of its MLIR fusion emitters. The suite compiles about 1,000
+# programs of tiny models, and these take two thirds off their compile time (a training step of
+# configs/tiny.py with EMA: 1.0 s instead of 2.9 s). Not user flags: ResNet-24 compiles slower
+# with the legacy emitter (8.7 s against 4.4 s) and trains 15% slower. Set before JAX starts, for
+# this process and the launch.py and Python subprocesses that inherit them; never over the user's
+# own XLA_FLAGS.
+TEST_XLA_FLAGS = ' '.join(
+    [flag for flag in cpu_tuning.CPU_FLAGS if 'optimization_level' not in flag]
+    + ['--xla_backend_optimization_level=0', '--xla_cpu_use_fusion_emitters=false'])
+if 'XLA_FLAGS' not in os.environ and cpu_tuning.cpu_only(os.environ):
+  os.environ['XLA_FLAGS'] = TEST_XLA_FLAGS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 REAL_SUBSET = pathlib.Path(os.environ.get('RESNET_JAX_SHARED_DATA', ROOT.parent / 'shared' / 'data')
@@ -97,9 +100,12 @@ def command_line_config(*args, config='configs/tiny.py'):
 
 
 TINY_FLAGS = ['--config', 'configs/tiny.py']  # tiny_config on the command line.
-# XLA_FLAGS for test subprocesses: unoptimized CPU code compiles ~10x faster (jax.random.normal
-# in 0.5 s instead of 4.6 s, so a model's init in 2 s instead of 16 s).
-FAST_COMPILE = f'--xla_backend_optimization_level=0 {TINY_MODEL_COMPILE}'
+
+
+def with_host_devices(count: int, environ=os.environ) -> dict[str, str]:
+  """`environ` for a subprocess whose CPU shows `count` devices (its XLA_FLAGS, plus one)."""
+  flags_value = f"{environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={count}"
+  return dict(environ, JAX_PLATFORMS='cpu', XLA_FLAGS=flags_value.strip())
 
 
 PNG = b'\x89PNG\r\n\x1a\n'  # The first bytes of every PNG file.

@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks import launch_runs
 from resnet_jax import benchmark, device_data
-from tests.conftest import FAST_COMPILE, ROOT, tiny_config, write_cifar_python
+from tests.conftest import ROOT, tiny_config, write_cifar_python
 
 
 @pytest.mark.slow
@@ -24,8 +24,7 @@ def test_launch_runs_tabulates_accuracy_wall_time_and_startup_of_a_fresh_run(tmp
   command = [sys.executable, 'benchmarks/launch_runs.py', '--seeds=1', f'--data={data}',
              '--spec=tiny=configs/tiny.py num_epochs=1 batch_size=16', f'--workdir={workdir}',
              f'--json={results}']
-  proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                        env=dict(os.environ, XLA_FLAGS=FAST_COMPILE))
+  proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
   assert '| tiny |' in proc.stdout
   (result,) = json.loads(results.read_text())['results']

@@ -2,14 +2,13 @@
 run through the device pipeline, whose data order does not depend on the device count; and the
 whole training loop on two devices is that run, bit for bit."""
 
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, with_host_devices
 
 pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
 
@@ -59,11 +58,9 @@ np.savez(out, **results)
 
 
 def test_two_devices_match_one_device(tmp_path):
-  env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=os.environ.get('XLA_FLAGS', '')
-             + ' --xla_force_host_platform_device_count=2')
   out = tmp_path / 'results.npz'
   proc = subprocess.run([sys.executable, '-c', TWO_DEVICE_SCRIPT, str(out),
-                         str(tmp_path)], cwd=ROOT, env=env, capture_output=True,
+                         str(tmp_path)], cwd=ROOT, env=with_host_devices(2), capture_output=True,
                         text=True, timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
   results = np.load(out)

@@ -11,7 +11,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from tests.conftest import FAST_COMPILE, ROOT, TINY_FLAGS, launch, write_cifar_python
+from tests.conftest import ROOT, TINY_FLAGS, launch, with_host_devices, write_cifar_python
 
 pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
 
@@ -77,9 +77,9 @@ def run_together(commands, timeout=600):
 
 def test_two_processes_match_two_devices_and_resume(tmp_path):
   data = write_cifar_python(tmp_path / 'cifar', num_train=24, num_test=21)
-  env = os.environ | {'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': FAST_COMPILE,  # Both sides alike.
+  env = os.environ | {'JAX_PLATFORMS': 'cpu',
                       'JAX_COMPILATION_CACHE_DIR': str(tmp_path / 'jax_cache')}  # Compile once.
-  two_devices = env | {'XLA_FLAGS': f'{FAST_COMPILE} --xla_force_host_platform_device_count=2'}
+  two_devices = with_host_devices(2, env)  # The same XLA flags on both sides, and two devices.
   workdir, out, port = tmp_path / 'run', tmp_path / 'steps', free_port()
   worker = [sys.executable, '-c', WORKER]
   *runs, reference = run_together(

@@ -13,7 +13,7 @@ import pytest
 from configs import default
 from resnet_jax import data_sources, models, search, validation
 from resnet_jax.errors import ConfigError
-from tests.conftest import (FAST_COMPILE, ROOT, TINY_FLAGS, command_line_config, tiny_config,
+from tests.conftest import (ROOT, TINY_FLAGS, command_line_config, tiny_config,
                             write_cifar_python)
 
 
@@ -127,7 +127,7 @@ def test_proxy_training_of_the_top_designs(tmp_path):
        '--config.search.num_layers=2', '--config.search.blocks=1,2', '--config.search.channels=4',
        '--config.search.rows=2', '--config.search.train_top=1', '--config.search.train_epochs=1',
        '--config.search.train_fraction=0.5'],
-      cwd=ROOT, env=os.environ | {'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': FAST_COMPILE},
+      cwd=ROOT, env=os.environ | {'JAX_PLATFORMS': 'cpu'},
       capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
   lines = proc.stdout.splitlines()  # The proxy run's own console lines come first.

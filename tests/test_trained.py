@@ -22,7 +22,7 @@ from PIL import Image
 import resnet_jax
 from resnet_jax import early_stopping, event_files, run_record, train
 from resnet_jax.errors import ConfigError
-from tests.conftest import FAST_COMPILE, PNG, REAL_SUBSET, ROOT, tiny_config
+from tests.conftest import PNG, REAL_SUBSET, ROOT, tiny_config, with_host_devices
 
 pytestmark = pytest.mark.slow
 
@@ -200,11 +200,10 @@ def test_export_runs_without_the_project_and_api_imports_no_tensorflow(run_dir, 
   images = np.random.default_rng(0).integers(0, 256, (7, 32, 32, 3), dtype=np.uint8)
   np.save(tmp_path / 'images.npy', images)
   expected = resnet_jax.load(str(run_dir)).predict(images)
-  env = os.environ | {'XLA_FLAGS': FAST_COMPILE}
 
   export = subprocess.run(
       [sys.executable, 'launch.py', f'--workdir={run_dir}', '--mode=export',
-       f'--output={tmp_path / "export"}'], cwd=ROOT, env=env, capture_output=True, text=True)
+       f'--output={tmp_path / "export"}'], cwd=ROOT, capture_output=True, text=True)
   assert export.returncode == 0, export.stderr
   assert 'for cpu and cuda' in export.stdout
   assert sorted(os.listdir(tmp_path / 'export')) == ['model.jax', 'model.json']
@@ -212,14 +211,14 @@ def test_export_runs_without_the_project_and_api_imports_no_tensorflow(run_dir, 
   loader = subprocess.run(  # In tmp_path, off the repository, with the imports blocked.
       [sys.executable, '-c', EXPORT_LOADER, str(tmp_path / 'export'),
        str(tmp_path / 'images.npy'), str(tmp_path / 'exported.npy')],
-      cwd=tmp_path, env=env | {'PYTHONPATH': ''}, capture_output=True, text=True)
+      cwd=tmp_path, env=os.environ | {'PYTHONPATH': ''}, capture_output=True, text=True)
   assert loader.returncode == 0, loader.stderr
   assert 'blocked as expected' in loader.stdout
   np.testing.assert_allclose(np.load(tmp_path / 'exported.npy'), expected, rtol=1e-5, atol=1e-7)
 
   api = subprocess.run(
       [sys.executable, '-c', API_WITHOUT_TENSORFLOW, str(run_dir), str(tmp_path / 'images.npy'),
-       str(tmp_path / 'api.npy')], cwd=ROOT, env=env, capture_output=True, text=True)
+       str(tmp_path / 'api.npy')], cwd=ROOT, capture_output=True, text=True)
   assert api.returncode == 0, api.stderr
   np.testing.assert_allclose(np.load(tmp_path / 'api.npy'), expected, rtol=1e-6, atol=1e-7)
 
@@ -294,10 +293,9 @@ np.savez(out, images=images, probabilities=np.asarray(probabilities))
 def test_a_checkpoint_of_two_devices_loads_on_one(tmp_path):
   # The state is written as a run's on a 2-device mesh (replicated), but not trained: XLA:CPU's
   # collectives (the gradient mean) can starve on a busy 2-core machine until XLA aborts.
-  env = os.environ | {'XLA_FLAGS': f'{FAST_COMPILE} --xla_force_host_platform_device_count=2'}
   proc = subprocess.run(
       [sys.executable, '-c', TWO_DEVICE_WRITER, str(tmp_path / 'run'), str(tmp_path / 'out.npz')],
-      cwd=ROOT, env=env, capture_output=True, text=True)
+      cwd=ROOT, env=with_host_devices(2), capture_output=True, text=True)
   assert proc.returncode == 0, proc.stderr
   import jax  # pylint: disable=g-import-not-at-top
   assert jax.device_count() == 1
