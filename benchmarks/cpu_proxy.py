@@ -31,9 +31,7 @@ sys.path.insert(0, str(ROOT))
 from resnet_jax import cpu_tuning  # pylint: disable=g-import-not-at-top
 
 cpu_tuning.use_fast_cpu_flags()  # Before JAX starts, as launch.py.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from absl import logging  # pylint: disable=g-import-not-at-top
 
 from resnet_jax import caches, train  # pylint: disable=g-import-not-at-top
@@ -92,7 +90,6 @@ def main():
   parser.add_argument('--workdir', default='runs/cpu_proxy')
   parser.add_argument('--json', default='', help='Also write the results here.')
   args = parser.parse_args()
-  tf.config.set_visible_devices([], 'GPU')
   caches.use_compilation_cache()
   logging.set_verbosity(logging.WARNING)
   seeds = [int(s) for s in args.seeds.split(',')]
