@@ -51,14 +51,13 @@ class Writer:
     self._records = record_writer.RecordWriter(self._file)
     self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='event_files')
     self._pending = []
-    self._submit(event_pb2.Event(wall_time=time.time(), file_version='brain.Event:2'))
+    self._submit(self._write, event_pb2.Event(wall_time=time.time(), file_version='brain.Event:2'))
 
   def write_scalars(self, step: int, scalars: Mapping[str, Any]) -> None:
     """One event at `step` with each scalar (numbers, numpy or JAX scalars) under its name."""
     if not self.enabled:
       return
-    self._pending.append(self._thread.submit(self._write_scalars, step, dict(scalars),
-                                             time.time()))
+    self._submit(self._write_scalars, step, dict(scalars), time.time())
 
   def write_hparams(self, hparams: Mapping[str, Any]) -> None:
     """The run's settings, for TensorBoard's HParams tab: nested dicts flattened to dotted
@@ -67,8 +66,8 @@ class Writer:
       return
     flat = traverse_util.flatten_dict(dict(hparams), sep='.')
     flat = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in flat.items()}
-    self._submit(event_pb2.Event(wall_time=time.time(), step=0,
-                                 summary=hparams_summary.hparams_pb(flat)))
+    self._submit(self._write, event_pb2.Event(wall_time=time.time(), step=0,
+                                              summary=hparams_summary.hparams_pb(flat)))
 
   def flush(self) -> None:
     if not self.enabled:
@@ -84,8 +83,9 @@ class Writer:
     self._thread.shutdown()
     self._file.close()
 
-  def _submit(self, event) -> None:
-    self._pending.append(self._thread.submit(self._write, event))
+  def _submit(self, write, *args) -> None:
+    """Runs `write(*args)` on the writer's thread, after the writes submitted before."""
+    self._pending.append(self._thread.submit(write, *args))
 
   def _write_scalars(self, step, scalars, wall_time) -> None:
     event = event_pb2.Event(wall_time=wall_time, step=step)
