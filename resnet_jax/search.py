@@ -223,7 +223,7 @@ def run(config, workdir: str | None, config_file: str | None = None) -> list[dic
     run_dir = os.path.join(workdir, row['design'].name)
     logging.info('Proxy training %s in %s.', row['design'].name, run_dir)
     train.train_and_evaluate(proxy, run_dir)
-    results = train.evaluate_checkpoint(proxy, run_dir)
+    results = train.evaluate_checkpoint(proxy, run_dir)['test']
     row.update(test_accuracy=results['accuracy'], test_loss=results['loss'])
   if jax.process_index() == 0:
     print(f'{title}; largest first:')
