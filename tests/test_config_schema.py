@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from configs import default
-from resnet_jax import benchmark, run_config, validation
+from resnet_jax import benchmark, optim, run_config, validation
 from resnet_jax.errors import ConfigError
 from tests.conftest import ROOT, tiny_config
 
@@ -39,6 +39,15 @@ def test_every_rule_accepts_the_default_and_refuses_a_blank(name):
   validation.RULES[name].check(name, config)
   with pytest.raises(ConfigError, match=f'^config.{name}=None: '):
     validation.RULES[name].check(name, None)
+
+
+def test_describe_gives_each_field_its_value_and_what_its_rule_allows():
+  rows = validation.describe(tiny_config())
+  assert [name for name, _, _ in rows] == list(validation.RULES)
+  assert ('model.blocks', (1, 1), 'expected a non-empty list of positive integers') in rows
+  assert ('model.pool', 0, 'must be an integer >= 0 (0 = global average pooling)') in rows
+  assert ('optimizer.schedule', 'cosine',
+          f'expected one of {", ".join(optim.SCHEDULES)}') in rows
 
 
 def test_a_field_that_configs_default_lacks_is_refused():
