@@ -2,7 +2,7 @@
 
 `model.jax` is the serialized `jax.export` of uint8 images (N, 32, 32, 3), any N, to class
 probabilities (N, 10): normalization, the run's test-time views and the weights are inside it.
-`model.json` beside it names the classes and the input it expects. Load them with JAX alone:
+`model.json` beside it names the classes and the input it expects. Load them with JAX alone::
 
   import json
   from jax import export
@@ -63,5 +63,5 @@ def run(workdir: str, output: str | None = None, checkpoint: str = 'default') ->
   print(f'Exported the checkpoint of step {model.step} ({model.checkpoint}) for '
         f'{" and ".join(PLATFORMS)} to {path} ({os.path.getsize(path):,} bytes), with '
         f'{os.path.join(os.path.dirname(path), "model.json")}: it runs with JAX alone '
-        '(see README, "Using a trained model").')
+        '(see docs/trained_models.md, "Exporting the model").')
   return path

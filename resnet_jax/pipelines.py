@@ -4,6 +4,7 @@ Both pipelines walk the same data order: epoch e is the seeded permutation of th
 (`epoch_order`) cut into `steps_per_epoch` global batches (the remainder is left out), whatever the
 number of devices and processes; every augmentation draw is a function of (seed, epoch, position
 in the epoch). So switching pipelines, devices or hosts keeps the images and their order.
+
 - device: the training set is on every device; each step gathers its batch by index and augments
   it inside the jitted step (`device_data`), so no Python runs between steps.
 - host: tf.data on the CPU augments, on each process, the rows of every global batch that its
