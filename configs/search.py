@@ -20,11 +20,11 @@ runs/search/<design> (running it again resumes them; a larger train_epochs exten
 Accuracy: a search lists designs; the proxy runs' accuracy is not measured yet.
 """
 
-from configs import default
+from resnet_jax import defaults
 
 
 def get_config():
-  config = default.get_config()
+  config = defaults.get_config()
   config.model.blocks = (2, 2, 2, 2)  # The base of compound scaling: ResNet-18.
   config.model.channels = (64, 128, 256, 512)
   config.search.blocks = (1, 2, 3, 4, 5)

@@ -46,7 +46,7 @@ def load(workdir: str, defaults: ml_collections.ConfigDict | None = None
          ) -> ml_collections.ConfigDict | None:
   """The config saved in `workdir` (locked, like --config's), or None if there is none.
 
-  With `defaults` (configs/default.py's), the saved config is merged onto them, so that a config
+  With `defaults` (`defaults.get_config()`), the saved config is merged onto them, so that a config
   an older version of the project wrote still loads: a field it lacks takes its default, which
   keeps the old behaviour, and a field that no longer exists is dropped, with a warning.
   """

@@ -198,13 +198,3 @@ def write(folder: str, rows: list[dict[str, Any]]) -> list[str]:
   report_pictures.save(scatter(rows), paths[2])
   return paths
 
-
-def run(workdir: str, defaults=None) -> list[dict[str, Any]]:
-  """`--mode=runs`: prints the table of the runs under the folder `workdir` (any depth) and
-  writes its files there."""
-  rows = build(workdir, defaults)
-  paths = write(workdir, rows)
-  print(text_table(rows))
-  print(f'{len(rows)} run{"s" if len(rows) > 1 else ""}, best test accuracy first: '
-        + ', '.join(paths))
-  return rows

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import jax
 from absl import logging
 
-from resnet_jax import cifar10, cpu_tuning, models, train, validation
+from resnet_jax import cifar10, models, train, validation
 from resnet_jax.errors import ConfigError
 
 
@@ -216,8 +216,7 @@ def run(config, workdir: str | None, config_file: str | None = None) -> list[dic
                             process_count=jax.process_count())
   counted = time.time() - start
   for row in rows:
-    row['flops'] = models.flops_per_image(models.create_model(
-        row['design'].apply(config).model, relu=cpu_tuning.relu_form(config.model.relu)))
+    row['flops'] = models.flops_per_image(models.create_model(row['design'].apply(config).model))
   logging.info('Search: designs counted in %.1fs, FLOPs of %d in %.1fs.', counted, len(rows),
                time.time() - start - counted)
   for row, proxy in zip(rows, proxies):

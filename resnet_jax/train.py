@@ -353,9 +353,9 @@ def _stop_requested(stop: preemption.StopRequest) -> bool:
   return requested
 
 
-def evaluate_checkpoint(config, workdir: str) -> dict[str, Any]:
-  """Test metrics of the newest checkpoint in `workdir` (the best, with early stopping), printed
-  and returned; the reports are written to `workdir` too (--mode=eval)."""
+def evaluate_checkpoint(config, workdir: str) -> dict[str, dict[str, Any]]:
+  """Test metrics of the newest checkpoint in `workdir` (the best, with early stopping), as the
+  reports it writes to `workdir` (--mode=eval): {'test': ..., and 'test_ema': ... if kept}."""
   mesh = parallel.make_mesh()
   validation.check_config(config, num_devices=mesh.size, process_count=jax.process_count())
   directory = os.path.join(workdir, 'checkpoints')
@@ -375,7 +375,4 @@ def evaluate_checkpoint(config, workdir: str) -> dict[str, Any]:
     best = stopper.best_state(state)
     if best is not None:
       state, selected_by = best, stopper.selected_by()
-  results = trainer.write_reports(state, workdir, selected_by)
-  if jax.process_index() == 0:
-    print(reports.console_summary(results, workdir))
-  return results['test']
+  return trainer.write_reports(state, workdir, selected_by)

@@ -1,6 +1,6 @@
 """Checks of a config before any work starts, each refusal a one-line `ConfigError`.
 
-Every field of configs/default.py has one rule in `RULES` (what kind of value, in what range),
+Every field of resnet_jax/defaults.py has one rule in `RULES` (what kind of value, in what range),
 and the checks walk the config's own fields through them, so a new field cannot go unchecked
 (tests/test_config_schema.py). A locked ConfigDict already refuses a value of another type than
 the default's (a float for an int field, an int for a bool); what gets through, and what the rules
@@ -209,7 +209,7 @@ def check_fields(config, prefix: str = '', skip: tuple[str, ...] = ()) -> None:
     if isinstance(value, ml_collections.ConfigDict):
       check_fields(value, f'{prefix}{name}.')
     elif f'{prefix}{name}' not in RULES:
-      raise ConfigError(f'config.{prefix}{name} is not a field of configs/default.py; remove it')
+      raise ConfigError(f'config.{prefix}{name} is not a config field; remove it')
     else:
       RULES[f'{prefix}{name}'].check(f'{prefix}{name}', value)
 

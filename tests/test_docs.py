@@ -19,7 +19,7 @@ DOCS = ROOT / 'docs'
 def test_every_module_of_the_library_is_in_the_api_reference():
   listed = re.findall(r'^ +(resnet_jax\.\w+)$', (DOCS / 'api.md').read_text(), re.MULTILINE)
   modules = {f'resnet_jax.{path.stem}' for path in (ROOT / 'resnet_jax').glob('*.py')
-             if path.stem != '__init__'}
+             if not path.stem.startswith('__')}
   assert modules - set(listed) == set(), 'modules missing from docs/api.md'
   assert set(listed) - modules == set(), 'docs/api.md lists modules that do not exist'
   assert len(listed) == len(set(listed)), 'docs/api.md lists a module twice'

@@ -10,15 +10,14 @@ import ml_collections
 import numpy as np
 import pytest
 
-from configs import default
-from resnet_jax import data_sources, models, search, validation
+from resnet_jax import data_sources, defaults, models, search, validation
 from resnet_jax.errors import ConfigError
 from tests.conftest import (ROOT, TINY_FLAGS, command_line_config, tiny_config,
                             write_cifar_python)
 
 
 def search_config(**overrides):
-  config = default.get_config()
+  config = defaults.get_config()
   config.update_from_flattened_dict(overrides)
   return config
 

@@ -12,8 +12,7 @@ import io
 import pathlib
 import tokenize
 
-from configs import default as defaults  # The config every other config starts from.
-from resnet_jax import validation
+from resnet_jax import defaults, validation
 
 OUTPUT = pathlib.Path(__file__).resolve().parents[1] / '_generated' / 'config_fields.md'
 _ESCAPED = set('\\*_[]<>|#')  # Backticks stay: the comments quote code with them.
