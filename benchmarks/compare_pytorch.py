@@ -8,7 +8,7 @@ Each variant runs in its own process (XLA reads its flags when it starts) and, r
 round, each takes one train step. The table gives every variant's median images/s and the
 median over rounds of its speed relative to the first variant in the same round, which cancels
 drifts of a shared machine's load. Rounds of alternating steps, not one timed test, are what
-the README's performance table comes from.
+the performance table of docs/performance.md comes from.
 """
 
 import os

@@ -12,7 +12,7 @@ translations (6 views).
 
 Measured here: not measured yet on a GPU (targets, one H100, JPEG copy, launch to report: 92.6%
 within 60 s, 93.5% within 3 minutes; `benchmarks/launch_runs.py` measures it). How the design
-and the techniques were chosen, with their CPU proxy runs: README.md, "Training techniques".
+and the techniques were chosen, with their CPU proxy runs: docs/recipes.md.
 """
 
 from resnet_jax import defaults

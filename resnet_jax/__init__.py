@@ -1,6 +1,6 @@
 """resnet_jax: design and train CIFAR-10 ResNets under a parameter budget, in pure JAX.
 
-The Python API over runs (`trained`; see README, "Using a trained model"):
+The Python API over runs (`trained`; see docs/trained_models.md, "Using a trained model"):
 
   import resnet_jax
   config = resnet_jax.get_config('configs/tiny.py', {'num_epochs': 2})

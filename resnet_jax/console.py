@@ -2,11 +2,13 @@
 per epoch and a closing block. TensorBoard gets every metric through `event_files`; this module
 only decides what a person reads of a training run.
 
-The training loop calls, on process 0 (`Progress(enabled=False)` elsewhere):
+The training loop calls, on process 0 (`Progress(enabled=False)` elsewhere)::
+
   print(setup_line(...))              once, before the first step;
   progress.update(step)               at any step boundaries: every step or every chunk of steps;
   progress.end_epoch(metrics)         after an epoch's evaluation (and after the last, partial one);
   print(closing_block(...))           after the final reports.
+
 `quiet_logging()` (from the command line, `cli`) removes third-party INFO chatter from the log.
 """
 
@@ -74,7 +76,7 @@ def duration(seconds: float) -> str:
 
 
 def design(model_config) -> str:
-  """The design in the README's notation, e.g. 'B=3,5,3 C=64,128,256 F=3 K=1 P=global'."""
+  """The design in the notation of docs/designs.md, e.g. 'B=3,5,3 C=64,128,256 F=3 K=1 P=global'."""
   def text(value):
     return ','.join(str(v) for v in value) if isinstance(value, (tuple, list)) else str(value)
   pool = model_config.pool or 'global'

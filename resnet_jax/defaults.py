@@ -1,4 +1,4 @@
-"""The defaults of every config field: config files (configs/*.py) start from these and override a
+"""The defaults of every config field: config files (`configs/*.py`) start from these and override a
 few fields, and a run's saved config.json is merged onto them (`run_config.load`).
 
 The model here is ResNet-24 (B=3,5,3, C=64,128,256): 4,918,602 trainable parameters, trained
@@ -69,9 +69,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.augment.perspective_distortion = 0.0
   config.augment.perspective_prob = 0.5
   config.augment.perspective_repeats = 1
-  # On device, per batch; loss on the mixed labels. Both on: one or the other, half the time each.
-  config.augment.mixup_alpha = 0.0  # 0 = off.
-  config.augment.cutmix_alpha = 0.0  # 0 = off.
+  # On device, per batch; loss on the mixed labels; 0 = off. Both on: one or the other, half the
+  # time each.
+  config.augment.mixup_alpha = 0.0
+  config.augment.cutmix_alpha = 0.0
 
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.name = 'sgd'  # sgd | adam | adamw | adadelta
@@ -89,8 +90,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer.lookahead_step_size = 0.5
   config.optimizer.schedule = 'cosine'  # constant | cosine | step | onecycle
   config.optimizer.warmup_epochs = 0.0  # Linear from 0; not with onecycle.
-  config.optimizer.step_epochs = 30  # step: divide the learning rate by step_factor every
-  config.optimizer.step_factor = 10.0  # step_epochs epochs.
+  # step: divide the learning rate by step_factor every step_epochs epochs.
+  config.optimizer.step_epochs = 30
+  config.optimizer.step_factor = 10.0
   config.label_smoothing = 0.0
   config.ema_decay = 0.0  # EMA of the weights, evaluated and checkpointed too; 0 = off.
   # Stop after this many epochs without a lower validation loss, keeping the best checkpoint in
@@ -139,7 +141,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval_every_epochs = 1
   config.checkpoint_every_epochs = 1
   config.checkpoint_every_steps = 0
-  config.keep_checkpoints = 3
+  config.keep_checkpoints = 3  # The newest ones in <workdir>/checkpoints; older ones are deleted.
   config.nonfinite_loss = 'stop'  # stop | skip: what a NaN/inf loss or gradient does.
   # (after, count): a JAX profiler trace of `count` training steps after the first `after` (so
   # (10, 5) traces steps 11-15, past compilation) in <workdir>/plugins/profile; count 0 = off.

@@ -2,7 +2,7 @@
 
 `model.jax` is the serialized `jax.export` of uint8 images (N, 32, 32, 3), any N, to class
 probabilities (N, 10): normalization, the run's test-time views and the weights are inside it.
-`model.json` beside it names the classes and the input it expects. Load them with JAX alone:
+`model.json` beside it names the classes and the input it expects. Load them with JAX alone::
 
   import json
   from jax import export

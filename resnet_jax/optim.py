@@ -73,7 +73,7 @@ OPTIMIZERS = {
 def create_optimizer(opt_config, schedule: optax.Schedule) -> optax.GradientTransformation:
   """SGD (momentum, optional Nesterov), Adam or AdaDelta with L2 weight decay, or AdamW.
 
-  L2 adds weight_decay * w to the gradient (the gradient of (weight_decay / 2) * |w|^2 in the
+  L2 adds weight_decay * w to the gradient (the gradient of `(weight_decay / 2) * |w|^2` in the
   loss, as PyTorch's `weight_decay`); AdamW decouples it from the adaptive scaling. Only kernels
   decay unless `decay_all_params`. Clipping by global norm acts on the loss gradient first.
 

@@ -3,6 +3,7 @@
 Both pipelines walk the one data order (`data_order`), and every augmentation draw is a function
 of (seed, epoch, position in the epoch), so switching pipelines, devices or hosts keeps the images
 and their order.
+
 - device: the training set is on every device; each step gathers its batch by index and augments
   it inside the jitted step (`device_data`), so no Python runs between steps.
 - host: tf.data on the CPU augments, on each process, the rows of every global batch that its

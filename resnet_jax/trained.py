@@ -194,7 +194,7 @@ def get_config(path: str, overrides: dict | list[str] | tuple[str, ...] = ()
 
 
 def train_model(config, workdir: str) -> TrainedModel:
-  """Trains `config` into `workdir` as `python launch.py --config ... --workdir ...` does
+  """Trains `config` into `workdir` as `python launch.py --config FILE --workdir DIR` does
   (resuming from its newest checkpoint), and loads the result as `load(workdir)`.
 
   As launch.py, it uses the persistent compilation cache; the fast XLA:CPU flags (`cpu_tuning`)

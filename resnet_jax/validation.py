@@ -11,6 +11,7 @@ The `search` and `benchmark` sections are checked by their modes only.
 
 import copy
 import dataclasses
+import functools
 import math
 from typing import Any, Callable
 
@@ -190,6 +191,13 @@ RULES = {
     'benchmark.loop_seconds': number(above=0),
     'benchmark.dataset_size': integer(above=0),
 }
+
+
+def describe(config) -> list[tuple[str, Any, str]]:
+  """(field, its value in `config`, what its rule allows) for every field, in the order of
+  `RULES`: the rows of the configuration reference in the docs."""
+  return [(name, functools.reduce(lambda section, key: section[key], name.split('.'), config),
+           rule.allowed) for name, rule in RULES.items()]
 
 
 def check_fields(config, prefix: str = '', skip: tuple[str, ...] = ()) -> None:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from resnet_jax import benchmark, defaults, run_config, validation
+from resnet_jax import benchmark, defaults, optim, run_config, validation
 from resnet_jax.errors import ConfigError
 from tests.conftest import ROOT, tiny_config
 
@@ -48,6 +48,15 @@ def test_every_rule_accepts_the_default_and_refuses_a_blank():
       if not str(e).startswith(f'config.{name}=None: '):
         failures.append(f'{name}: refuses None as {e}')
   assert not failures, '\n'.join(failures)
+
+
+def test_describe_gives_each_field_its_value_and_what_its_rule_allows():
+  rows = validation.describe(tiny_config())
+  assert [name for name, _, _ in rows] == list(validation.RULES)
+  assert ('model.blocks', (1, 1), 'expected a non-empty list of positive integers') in rows
+  assert ('model.pool', 0, 'must be an integer >= 0 (0 = global average pooling)') in rows
+  assert ('optimizer.schedule', 'cosine',
+          f'expected one of {", ".join(optim.SCHEDULES)}') in rows
 
 
 def test_a_field_that_configs_default_lacks_is_refused():

@@ -1,5 +1,5 @@
 """Using a trained run: what it leaves (run.json, the reports' pictures and the checkpoint early
-stopping chose, a profiler trace, a row in the table of runs), the Python API (README's example),
+stopping chose, a profiler trace, a row in the table of runs), the Python API (the docs' example),
 --mode=predict, --mode=export, and loading on one device what several devices wrote. One tiny run
 on the real subset serves all."""
 
@@ -56,10 +56,9 @@ def correct(summary) -> int:
   return int(np.trace(summary['confusion_matrix']))
 
 
-def readme_example() -> str:
-  """The first python block of the README's section "Using a trained model"."""
-  readme = (ROOT / 'README.md').read_text()
-  section = readme[readme.index('## Using a trained model'):]
+def docs_example() -> str:
+  """The first python block of docs/trained_models.md, "Using a trained model"."""
+  section = (ROOT / 'docs' / 'trained_models.md').read_text()
   return re.search(r'```python\n(.*?)```', section, re.S).group(1)
 
 
@@ -124,8 +123,8 @@ def test_a_run_writes_a_trace_of_the_chosen_steps_for_tensorboard_and_perfetto(r
     assert len(chunks) == 3
 
 
-def test_readme_example_reproduces_the_report(run_dir):
-  code = readme_example()
+def test_the_docs_example_reproduces_the_report(run_dir):
+  code = docs_example()
   assert "resnet_jax.load('runs/tiny')" in code
   scope = {}
   exec(code.replace("'runs/tiny'", repr(str(run_dir))), scope)  # pylint: disable=exec-used
