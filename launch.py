@@ -28,7 +28,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from resnet_jax import errors, preemption
+from resnet_jax import errors, output_paths, preemption
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,31 +37,37 @@ class Mode:
   takes: tuple[str, ...]  # Its arguments, by name: see `run`.
   help: str
   needs_workdir: bool = False
+  writes: str = ''  # What it writes (an `output_paths` kind), checked before it starts.
 
 
 MODES = {
     'train': Mode('resnet_jax.train:train_and_evaluate', ('config', 'workdir'),
-                  'train and evaluate, resuming from the newest checkpoint', needs_workdir=True),
+                  'train and evaluate, resuming from the newest checkpoint', needs_workdir=True,
+                  writes=output_paths.WORKDIR),
     'eval': Mode('resnet_jax.train:evaluate_checkpoint', ('config', 'workdir'),
                  'test metrics and reports of the newest checkpoint (the best, with early '
-                 'stopping)', needs_workdir=True),
+                 'stopping)', needs_workdir=True, writes=output_paths.WORKDIR),
     'runs': Mode('resnet_jax.runs_table:run', ('workdir', 'defaults'),
                  'a table of every run under the folder --workdir (CSV, Markdown and a plot '
-                 'written there)', needs_workdir=True),
+                 'written there)', needs_workdir=True, writes=output_paths.WORKDIR),
     'summary': Mode('resnet_jax.console:print_summary', ('config',),
                     'layer table and parameter count (reads no data)'),
     'plot': Mode('resnet_jax.plots:print_curves', ('workdir',),
-                 'curves of the run in --workdir (needs no --config)', needs_workdir=True),
+                 'curves of the run in --workdir (needs no --config)', needs_workdir=True,
+                 writes=output_paths.WORKDIR),
     'search': Mode('resnet_jax.search:run', ('config', 'workdir', 'config_file'),
-                   'designs under the budget from config.search (see configs/search.py)'),
+                   'designs under the budget from config.search (see configs/search.py)',
+                   writes=output_paths.WORKDIR),
     'benchmark': Mode('resnet_jax.benchmark:main', ('config', 'workdir'),
                       'compile time, train and eval images/s, input pipeline images/s '
-                      '(synthetic data; JSON to --workdir if given)'),
+                      '(synthetic data; JSON to --workdir if given)',
+                      writes=output_paths.WORKDIR),
     'predict': Mode('resnet_jax.predict:run', ('workdir', 'inputs', 'output', 'checkpoint'),
-                    'classes of --inputs (CSV to --output)', needs_workdir=True),
+                    'classes of --inputs (CSV to --output)', needs_workdir=True,
+                    writes=output_paths.OUTPUT_FILE),
     'export': Mode('resnet_jax.export:run', ('workdir', 'output', 'checkpoint'),
                    'the model as a file that runs with JAX alone (to <workdir>/export)',
-                   needs_workdir=True),
+                   needs_workdir=True, writes=output_paths.OUTPUT_FOLDER),
 }
 
 FLAGS = flags.FLAGS
@@ -162,8 +168,9 @@ def main(argv):
   mode = MODES[FLAGS.mode]
   if len(argv) > 1 and 'inputs' not in mode.takes:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  start_backends()
   try:
+    output_paths.check(mode.writes, workdir=FLAGS.workdir, output=FLAGS.output)  # Before JAX.
+    start_backends()
     run(mode, argv[1:])
   except (errors.ConfigError, errors.NonFiniteLoss) as e:
     print(f'error: {e}', file=sys.stderr)

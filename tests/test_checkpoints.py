@@ -64,7 +64,8 @@ def every_file(folder):
 
 
 DAMAGES = {  # What a crash, a full disk or a bad copy leaves, and how the refusal names it.
-    'every file cut short': (lambda d: [halve(p) for p in every_file(d)], 'a metadata file is not valid JSON'),
+    'every file cut short': (lambda d: [halve(p) for p in every_file(d)],
+                             'a metadata file is not valid JSON'),
     'array file cut short': (lambda d: [halve(p) for p in every_file(d / 'default' / 'd')],
                              'a file is cut short'),
     'corrupt manifest': (lambda d: halve(d / 'default' / 'manifest.ocdbt'), 'a file is corrupt'),
