@@ -123,10 +123,9 @@ def parse_flags(argv):
 def start_backends() -> None:
   """The CPU's XLA flags and the compilation cache, before JAX starts its backends. (TensorFlow,
   only for the data that needs it, starts where it is used: `tensorflow_runtime`.)"""
-  from resnet_jax import cpu_tuning
-  cpu_tuning.use_fast_cpu_flags()
-  from resnet_jax import caches, console
+  from resnet_jax import caches, console, cpu_tuning
   console.quiet_logging()  # Before anything logs.
+  cpu_tuning.use_fast_cpu_flags()
   caches.use_compilation_cache()
 
 
