@@ -30,7 +30,10 @@ _DAMAGE_CODES = {'OUT_OF_RANGE': 'a file is cut short', 'DATA_LOSS': 'a file is 
 
 
 def create_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
-  with quiet_orbax():  # It reads each checkpoint's metadata, logging what it cannot.
+  """The manager of `workdir/checkpoints`, keeping the newest `keep`."""
+  # It reads each checkpoint's metadata, logging what it cannot; restoring reads it again and
+  # says so in its own words.
+  with quiet_orbax():
     return ocp.CheckpointManager(
         os.path.join(os.path.abspath(workdir), 'checkpoints'),
         item_handlers=ocp.StandardCheckpointHandler(),
@@ -219,17 +222,15 @@ class _DropClosedLoopCallbacks:
 def report_orbax(records, directory: str, step: int, set_aside=()) -> None:
   """What Orbax logged (`quiet_orbax`'s records) while the checkpoint at `step` of `directory`
   restored, as one warning, leaving out the checkpoints `set_aside` (their own warnings say it)."""
-  files, others = set(), []
+  aside = {str(s) for s in set_aside}
+  problems = set()  # Files of the checkpoints, relative to `directory`, or else the message.
   for record in records:
-    paths = [os.path.relpath(str(arg), directory) for arg in (
-        record.args if isinstance(record.args, tuple) else ())
+    args = record.args if isinstance(record.args, tuple) else ()
+    paths = [os.path.relpath(str(arg), directory) for arg in args
              if isinstance(arg, (str, os.PathLike)) and str(arg).startswith(directory + os.sep)]
-    files.update(path for path in paths if path.split(os.sep)[0] not in map(str, set_aside))
+    problems.update(path for path in paths if path.split(os.sep)[0] not in aside)
     if not paths:
-      others.append(record.getMessage().splitlines()[0][:200])
-  if files:
-    logging.warning('Restored the checkpoint at step %d; it did not need these files in %s, '
-                    'which Orbax could not read: %s.', step, directory, ', '.join(sorted(files)))
-  if others:
-    logging.warning('Restored the checkpoint at step %d; Orbax reported %d problem(s), the first: '
-                    '%s', step, len(others), others[0])
+      problems.add(record.getMessage().splitlines()[0][:200])
+  if problems:
+    logging.warning('Restored the checkpoint at step %d, which did not need what Orbax could not '
+                    'read in %s: %s.', step, directory, '; '.join(sorted(problems)))

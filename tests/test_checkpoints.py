@@ -149,7 +149,7 @@ def test_orbax_lines_become_one_warning_when_the_checkpoint_restores(tmp_path, c
   assert int(checkpoints.restore_latest(manager, state).step) == 6
   assert not orbax_records(caplog)
   assert [r.getMessage() for r in caplog.records] == [
-      f'Restored the checkpoint at step 6; it did not need these files in '
-      f'{tmp_path / "checkpoints"}, which Orbax could not read: 6/_CHECKPOINT_METADATA.']
+      'Restored the checkpoint at step 6, which did not need what Orbax could not read in '
+      f'{tmp_path / "checkpoints"}: 6/_CHECKPOINT_METADATA.']
   assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['3', '6']
   manager.close()
