@@ -32,7 +32,7 @@ flags.DEFINE_integer('rounds', 7, 'Rounds of one step per variant.')
 flags.DEFINE_list('variants', ['torch_eager', 'torch_compile', 'jax_default_xla', 'jax_plain',
                                'jax_auto'], 'Which variants, first = the reference.')
 
-CPU_FLAGS = ' '.join(cpu_tuning.CPU_FLAGS)
+CPU_FLAGS = cpu_tuning.fast_cpu_flags()
 # name: (description, resnet_jax config overrides or None for PyTorch, extra args, XLA_FLAGS).
 VARIANTS = {
     'torch_eager': ('PyTorch eager', None, [], None),

@@ -29,7 +29,7 @@ from typing import Callable
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from resnet_jax import errors, preemption
+from resnet_jax import errors, output_paths, preemption
 
 
 def train(config, workdir: str) -> None:
@@ -110,30 +110,34 @@ class Mode:
   takes: tuple[str, ...]  # Its arguments, by name: see `run`.
   help: str
   needs_workdir: bool = False
+  writes: str = ''  # What it writes (an `output_paths` kind), checked before it starts.
 
 
 MODES = {
     'train': Mode(train, ('config', 'workdir'),
-                  'train and evaluate, resuming from the newest checkpoint', needs_workdir=True),
+                  'train and evaluate, resuming from the newest checkpoint', needs_workdir=True,
+                  writes=output_paths.WORKDIR),
     'eval': Mode(evaluate, ('config', 'workdir'),
                  'test metrics and reports of the newest checkpoint (the best, with early '
-                 'stopping)', needs_workdir=True),
+                 'stopping)', needs_workdir=True, writes=output_paths.WORKDIR),
     'runs': Mode(runs, ('workdir', 'defaults'),
                  'a table of every run under the folder --workdir (CSV, Markdown and a plot '
-                 'written there)', needs_workdir=True),
+                 'written there)', needs_workdir=True, writes=output_paths.WORKDIR),
     'summary': Mode(summary, ('config',), 'layer table and parameter count (reads no data)'),
     'plot': Mode(plot, ('workdir',), 'curves of the run in --workdir (needs no --config)',
-                 needs_workdir=True),
+                 needs_workdir=True, writes=output_paths.WORKDIR),
     'search': Mode(search, ('config', 'workdir', 'config_file'),
-                   'designs under the budget from config.search (see configs/search.py)'),
+                   'designs under the budget from config.search (see configs/search.py)',
+                   writes=output_paths.WORKDIR),
     'benchmark': Mode(benchmark, ('config', 'workdir'),
                       'compile time, train and eval images/s, input pipeline images/s '
-                      '(synthetic data; JSON to --workdir if given)'),
+                      '(synthetic data; JSON to --workdir if given)', writes=output_paths.WORKDIR),
     'predict': Mode(predict, ('workdir', 'inputs', 'output', 'checkpoint'),
-                    'classes of --inputs (CSV to --output)', needs_workdir=True),
+                    'classes of --inputs (CSV to --output)', needs_workdir=True,
+                    writes=output_paths.OUTPUT_FILE),
     'export': Mode(export, ('workdir', 'output', 'checkpoint'),
                    'the model as a file that runs with JAX alone (to <workdir>/export)',
-                   needs_workdir=True),
+                   needs_workdir=True, writes=output_paths.OUTPUT_FOLDER),
 }
 
 FLAGS = flags.FLAGS
@@ -189,10 +193,9 @@ def parse_flags(argv):
 def start_backends() -> None:
   """The CPU's XLA flags and the compilation cache, before JAX starts its backends. (TensorFlow,
   only for the data that needs it, starts where it is used: `tensorflow_runtime`.)"""
-  from resnet_jax import cpu_tuning  # pylint: disable=g-import-not-at-top
-  cpu_tuning.use_fast_cpu_flags()
-  from resnet_jax import caches, console  # pylint: disable=g-import-not-at-top
+  from resnet_jax import caches, console, cpu_tuning  # pylint: disable=g-import-not-at-top
   console.quiet_logging()  # Before anything logs.
+  cpu_tuning.use_fast_cpu_flags()
   caches.use_compilation_cache()
 
 
@@ -232,8 +235,9 @@ def _main(argv) -> None:
   mode = MODES[FLAGS.mode]
   if len(argv) > 1 and 'inputs' not in mode.takes:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  start_backends()
   try:
+    output_paths.check(mode.writes, workdir=FLAGS.workdir, output=FLAGS.output)  # Before JAX.
+    start_backends()
     run(mode, argv[1:])
   except (errors.ConfigError, errors.InputError, errors.NonFiniteLoss) as e:
     print(f'error: {e}', file=sys.stderr)

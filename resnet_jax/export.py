@@ -2,7 +2,9 @@
 
 `model.jax` is the serialized `jax.export` of uint8 images (N, 32, 32, 3), any N, to class
 probabilities (N, 10): normalization, the run's test-time views and the weights are inside it.
-`model.json` beside it names the classes and the input it expects. Load them with JAX alone::
+`model.json` beside it names the classes, the input it expects and what running it needs
+(`REQUIRES`: JAX, and flatbuffers, which `jax.export` needs to deserialize but does not install).
+Load them with JAX alone::
 
   import json
   from jax import export
@@ -23,6 +25,7 @@ from resnet_jax import atomic_files, cifar10
 # Where the export runs. Lowering for CUDA needs no GPU (nor CUDA's jaxlib plugin).
 PLATFORMS = ('cpu', 'cuda')
 DIRECTORY = 'export'  # Inside the workdir, by default.
+REQUIRES = 'pip install jax flatbuffers'  # All a Python needs to run an export.
 
 
 def write(model, directory: str | None = None) -> str:
@@ -45,6 +48,7 @@ def write(model, directory: str | None = None) -> str:
       'test_time_views': {'flip': bool(model.config.tta_flip),
                           'shift': int(model.config.tta_shift)},
       'platforms': list(exported.platforms),
+      'requires': REQUIRES,
       'workdir': model.workdir, 'step': model.step, 'checkpoint': model.checkpoint,
   }
   os.makedirs(directory, exist_ok=True)

@@ -31,6 +31,15 @@ def markdown(summary: dict, title: str, pictures: dict[str, str] | None = None) 
   return '\n'.join(lines) + '\n'
 
 
+def read(workdir: str, name: str = 'report') -> dict | None:
+  """The summary `write` left in `workdir` as `<name>.json`, or None if there is none."""
+  path = os.path.join(workdir, f'{name}.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
 def write(workdir: str, summary: dict, *, name: str = 'report', title: str = 'Test results',
           predictions=None) -> list[str]:
   """Writes `<name>.json`, `<name>.md` and the confusion heatmap `<name>_confusion.png` to

@@ -19,8 +19,9 @@ import jax
 from resnet_jax import atomic_files
 
 FILENAME = 'run.json'
-# How a session ended, when it ended by itself (else it has no outcome).
-FINISHED, STOPPED_EARLY = 'finished', 'stopped early'
+# How a session ended, when it ended by itself (else it has no outcome); PRUNED: a search
+# stopped the trial, whose validation accuracy was not promising.
+FINISHED, STOPPED_EARLY, PRUNED = 'finished', 'stopped early', 'pruned'
 
 
 def read(workdir: str) -> dict[str, Any] | None:
@@ -66,11 +67,12 @@ class Session:
     """Training has reached `step`: the session's last sign of life."""
     self._set(last_step=step, last_seen_unix=time.time())
 
-  def end(self, step: int, *, stopped_early: bool) -> None:
-    """The session trained to `step` and ended by itself: finished, or stopped early."""
+  def end(self, step: int, *, stopped_early: bool = False, outcome: str | None = None) -> None:
+    """The session trained to `step` and ended by itself: finished, stopped early, or as
+    `outcome` says (PRUNED)."""
     now = _now()
     self._set(last_step=step, last_seen_unix=now['unix'], ended=now['time'],
-              outcome=STOPPED_EARLY if stopped_early else FINISHED)
+              outcome=outcome or (STOPPED_EARLY if stopped_early else FINISHED))
 
   def _set(self, **fields) -> None:
     if self.enabled:

@@ -2,9 +2,11 @@
 hardware and status, from what the runs left in their workdirs (`--mode=runs`).
 
 A run is a folder holding `config.json`, at any depth (a search's designs are
-`<workdir>/<design>`). The table reads each run's config.json, run.json (`run_record`),
-TensorBoard event files, report.json and checkpoint folder names, and never loads a checkpoint
-or compiles anything; it is written as runs.csv, runs.md and runs.png into the folder.
+`<workdir>/<design>`), in any state: killed before its first evaluation, running, pruned by a
+search (validation accuracy only), finished. The table reads each run's config.json, run.json
+(`run_record`), TensorBoard event files, report.json and checkpoint folder names, whichever it
+has, and never loads a checkpoint or compiles anything; it is written as runs.csv, runs.md and
+runs.png into the folder.
 """
 
 import csv
@@ -14,14 +16,15 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from resnet_jax import (atomic_files, console, event_files, models, report_pictures, run_config,
-                        run_record, validation, workdir_lock)
+from resnet_jax import (atomic_files, console, event_files, models, report_pictures, reports,
+                        run_config, run_record, validation, workdir_lock)
 from resnet_jax.errors import ConfigError
 
 # Column -> heading on the console and in Markdown (the CSV has these and a few more).
 COLUMNS = {'run': 'run', 'design': 'design', 'parameters': 'params', 'mflops': 'MFLOPs/img',
            'epochs': 'epochs', 'best_test_accuracy': 'best acc', 'final_test_accuracy': 'final acc',
-           'wall_secs': 'wall', 'hardware': 'hardware', 'status': 'status'}
+           'best_val_accuracy': 'val acc', 'wall_secs': 'wall', 'hardware': 'hardware',
+           'status': 'status'}
 CSV_EXTRA = ('epochs_planned', 'host', 'started', 'newest_checkpoint_step', 'num_steps')
 RUNNING, STOPPED = 'running', 'stopped'
 
@@ -74,33 +77,38 @@ def run_row(folder: str, workdir: str, defaults=None, cache: dict | None = None)
     step = max(scalars['epoch'])
     steps_per_epoch = round(step / scalars['epoch'][step])
     num_steps = round(steps_per_epoch * config.num_epochs)
+  last = record['sessions'][-1] if record and record['sessions'] else {}
+  outcome, last_step = last.get('outcome'), last.get('last_step') or 0
   row['num_steps'] = num_steps
   row['newest_checkpoint_step'] = newest = newest_checkpoint(workdir)
+  # Steps done: those a restart keeps (checkpointed), or all of a session that ended by itself.
+  done = max(newest or 0, last_step if outcome else 0)
   if steps_per_epoch:
-    row['epochs'] = (newest or 0) / steps_per_epoch
+    row['epochs'] = done / steps_per_epoch
     row['epochs_planned'] = num_steps / steps_per_epoch
 
   accuracy = scalars.get('test_accuracy')
   if accuracy:
     row['best_test_accuracy'] = max(accuracy.values())
     row['final_test_accuracy'] = accuracy[max(accuracy)]
-  else:
-    report = console.read_results(workdir).get('test')
-    if report:
-      row['final_test_accuracy'] = report['accuracy']
+  elif (report := reports.read(workdir)) is not None:  # The metrics are gone, not the report.
+    row['final_test_accuracy'] = report['accuracy']
+  if scalars.get('val_accuracy'):
+    row['best_val_accuracy'] = max(scalars['val_accuracy'].values())
 
   running = workdir_lock.is_held(workdir)
-  if record:
+  if last:
     row['wall_secs'] = run_record.wall_secs(record, running=running)
-    last = record['sessions'][-1]
     row['hardware'] = hardware_text(last)
     row['host'], row['started'] = last['host'], record['sessions'][0]['started']
   if running:
     row['status'] = RUNNING
-  elif record and record['sessions'][-1].get('outcome'):
-    row['status'] = record['sessions'][-1]['outcome']
+  elif outcome == run_record.PRUNED and steps_per_epoch:
+    row['status'] = f'{outcome} at epoch {console.epoch_count(last_step, steps_per_epoch)}'
+  elif outcome:
+    row['status'] = outcome
   elif num_steps is not None:
-    row['status'] = run_record.FINISHED if (newest or 0) >= num_steps else STOPPED
+    row['status'] = run_record.FINISHED if done >= num_steps else STOPPED
   return row
 
 
@@ -112,8 +120,8 @@ def hardware_text(session: dict[str, Any]) -> str:
 
 
 def build(folder: str, defaults=None) -> list[dict[str, Any]]:
-  """The rows of every run under `folder`, best test accuracy first (runs without one last,
-  then by path)."""
+  """The rows of every run under `folder`, best test accuracy first (runs without one last),
+  then best validation accuracy, then path."""
   if not os.path.isdir(folder):
     raise ConfigError(f'--workdir={folder} is not a folder; give a folder holding runs')
   workdirs = find_runs(folder)
@@ -123,7 +131,8 @@ def build(folder: str, defaults=None) -> list[dict[str, Any]]:
   cache = {}
   rows = [run_row(folder, workdir, defaults, cache) for workdir in workdirs]
   return sorted(rows, key=lambda r: (r['best_test_accuracy'] is None,
-                                     -(r['best_test_accuracy'] or 0), r['run']))
+                                     -(r['best_test_accuracy'] or 0),
+                                     -(r['best_val_accuracy'] or 0), r['run']))
 
 
 def cell(row: dict[str, Any], column: str) -> str:
@@ -131,7 +140,7 @@ def cell(row: dict[str, Any], column: str) -> str:
   value = row[column]
   if value is None:
     return '-'
-  if column in ('best_test_accuracy', 'final_test_accuracy'):
+  if column in ('best_test_accuracy', 'final_test_accuracy', 'best_val_accuracy'):
     return f'{value:.2%}'
   if column == 'parameters':
     return f'{value:,}'

@@ -365,10 +365,7 @@ def evaluate_checkpoint(config, workdir: str) -> dict[str, dict[str, Any]]:
     raise ConfigError(f'no checkpoint in {directory}; train first '
                       '(--mode=train) or point --workdir at a trained run')
   trainer = Trainer(config, mesh, with_train_data=False)
-  state = checkpoints.restore_latest(manager, trainer.initial_state())
-  if state is None:
-    raise ConfigError(f'no readable checkpoint in {directory} (unreadable ones were '
-                      f'moved to {directory}_unreadable)')
+  state = checkpoints.restore_latest(manager, trainer.initial_state())  # Or a ConfigError.
   selected_by = 'the newest checkpoint'
   if config.early_stopping_patience:
     stopper = early_stopping.EarlyStopping(workdir, config.early_stopping_patience)

@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from resnet_jax import cifar10, models, optim, run_config, steps
+from resnet_jax import checkpoints, cifar10, models, optim, run_config, steps
 from resnet_jax.errors import ConfigError, InputError
 
 
@@ -131,23 +131,26 @@ def load(workdir: str, checkpoint: str | int = 'default') -> TrainedModel:
   else:
     raise ConfigError(f'checkpoint={checkpoint!r}; expected default, best, latest or a step '
                       'number')
-  manager = os.path.isdir(directory) and ocp.CheckpointManager(
-      directory, item_handlers=ocp.StandardCheckpointHandler(),
-      options=ocp.CheckpointManagerOptions(create=False))
-  available = manager.all_steps() if manager else []
-  if step is None and available:
-    step = max(available)
-  if step is None or step not in available:
-    raise ConfigError(
-        f'no checkpoint {"" if step is None else f"of step {step} "}in {directory}'
-        + (f' (steps there: {", ".join(map(str, sorted(available)))})' if available else
-           '; train first, or point at a trained run'))
-  path = os.path.join(directory, str(step))
-  try:
-    state = manager.restore(step, args=ocp.args.StandardRestore(_state_template(config)))
-  except Exception as e:  # Truncated files, missing items: Orbax raises many kinds.
-    raise ConfigError(f'the checkpoint {path} is unreadable ({type(e).__name__}: '
-                      f'{str(e).splitlines()[0][:200] if str(e) else "no details"})') from None
+  with checkpoints.quiet_orbax() as orbax_records:  # Said in our words below, if anything.
+    manager = os.path.isdir(directory) and ocp.CheckpointManager(
+        directory, item_handlers=ocp.StandardCheckpointHandler(),
+        options=ocp.CheckpointManagerOptions(create=False))
+    available = manager.all_steps() if manager else []
+    if step is None and available:
+      step = max(available)
+    if step is None or step not in available:
+      raise ConfigError(
+          f'no checkpoint {"" if step is None else f"of step {step} "}in {directory}'
+          + (f' (steps there: {", ".join(map(str, sorted(available)))})' if available else
+             '; train first, or point at a trained run'))
+    path = os.path.join(directory, str(step))
+    try:
+      state = manager.restore(step, args=ocp.args.StandardRestore(_state_template(config)))
+    except Exception as e:  # pylint: disable=broad-exception-caught
+      what = checkpoints.damage(e) or (
+          f'{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else "no details"}')
+      raise ConfigError(f'the checkpoint {path} is unreadable ({what})') from None
+  checkpoints.report_orbax(orbax_records, directory, step)
   weights = lambda params, batch_stats: {'params': params, 'batch_stats': batch_stats}
   return TrainedModel(
       config=config, step=int(state.step), workdir=workdir, checkpoint=path,

@@ -38,12 +38,14 @@ tensorflow_runtime.quiet()  # Tests import TensorFlow directly: no notices in ev
 # configs/tiny.py with EMA: 1.0 s instead of 2.9 s). Not user flags: ResNet-24 compiles slower
 # with the legacy emitter (8.7 s against 4.4 s) and trains 15% slower. Set before JAX starts, for
 # this process and the launch.py and Python subprocesses that inherit them; never over the user's
-# own XLA_FLAGS.
-TEST_XLA_FLAGS = ' '.join(
+# own XLA_FLAGS. Only those the installed XLA knows (`cpu_tuning.supported`, which warns of
+# each it drops): XLA aborts at a flag it does not know, and jaxlib 0.11 dropped the legacy
+# emitter's flag. Found once per session: pytest-xdist's workers inherit XLA_FLAGS.
+TEST_XLA_FLAGS = tuple(
     [flag for flag in cpu_tuning.CPU_FLAGS if 'optimization_level' not in flag]
     + ['--xla_backend_optimization_level=0', '--xla_cpu_use_fusion_emitters=false'])
 if 'XLA_FLAGS' not in os.environ and cpu_tuning.cpu_only(os.environ):
-  os.environ['XLA_FLAGS'] = TEST_XLA_FLAGS
+  os.environ['XLA_FLAGS'] = ' '.join(cpu_tuning.supported(TEST_XLA_FLAGS))
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 REAL_SUBSET = pathlib.Path(os.environ.get('RESNET_JAX_SHARED_DATA', ROOT.parent / 'shared' / 'data')

@@ -1,6 +1,8 @@
 """Broken checkpoints, mismatched checkpoints, non-finite losses and a workdir in use."""
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -11,7 +13,8 @@ import pytest
 
 from resnet_jax import workdir_lock
 from resnet_jax.errors import ConfigError, NonFiniteLoss
-from tests.conftest import ROOT, saved_steps, tiny_config, train_on_mock_data
+from tests.conftest import (ROOT, launch, saved_steps, tiny_config, train_on_mock_data,
+                            write_cifar_python)
 
 
 @pytest.fixture(scope='module')
@@ -54,6 +57,50 @@ def test_unreadable_newest_checkpoint_falls_back_to_the_previous(trained, tmp_pa
   assert 'Resumed from the checkpoint at step 4 ' in caplog.text
   assert int(state.step) == 8 and saved_steps(workdir) == [4, 8]
   assert (workdir / 'checkpoints_unreadable' / '8').is_dir()  # Set aside, not deleted.
+
+
+def third_party_lines(stderr):
+  """Lines that are not the project's: absl's format of others' records ('E1206 08:53:10.018517
+  1405 checkpoint.py:219] ...') and Python's tracebacks."""
+  return [line for line in stderr.splitlines()
+          if re.match(r'[IWEF]\d{4} ', line) or line.startswith(('Traceback', '  File '))]
+
+
+@pytest.mark.slow
+def test_damaged_checkpoints_on_the_command_line_fall_back_or_refuse_never_start_over(
+    trained, tmp_path):
+  _, workdir = trained
+  workdir = copy_of(workdir, tmp_path)
+  data = write_cifar_python(tmp_path / 'data', num_train=32, num_test=16)  # 4 steps an epoch.
+  train = ['--config', 'configs/tiny.py', f'--workdir={workdir}', f'--config.data.dir={data}',
+           '--config.optimizer.schedule=constant']
+  aside = workdir / 'checkpoints_unreadable'
+  for path in (workdir / 'checkpoints' / '8' / 'default' / 'd').iterdir():
+    os.truncate(path, os.path.getsize(path) // 2)  # Its arrays, cut short.
+  resumed = launch(*train, '--config.num_epochs=3')
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert not third_party_lines(resumed.stderr), resumed.stderr[-3000:]
+  assert (f'warning: The checkpoint at step 8 is unreadable (a file is cut short); moved it to '
+          f'{aside / "8"}.') in resumed.stderr.splitlines()
+  assert 'steps 5-12 (3 epochs of 4' in resumed.stdout and saved_steps(workdir) == [4, 8, 12]
+
+  for step in (4, 8, 12):  # Every file of every checkpoint cut short, as in issue 27.
+    truncate_files(workdir / 'checkpoints' / str(step))
+  before = {name: (workdir / name).read_bytes() for name in ('config.json', 'run.json')}
+  refusal = (f'error: no checkpoint in {workdir / "checkpoints"} can be restored: those of steps '
+             '4, 8, 12 are damaged{} and were set aside in '
+             f'{aside}. To start the run over, move that folder away or choose another --workdir')
+  for what in (' (a metadata file is not valid JSON: cut short or corrupt)', ''):  # Then again.
+    refused = launch(*train, '--config.num_epochs=3')
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert refused.stderr.splitlines() == [refusal.format(what)] and refused.stdout == ''
+    assert saved_steps(workdir) == [] and sorted(os.listdir(aside)) == ['12', '4', '8', '8.1']
+    assert {name: (workdir / name).read_bytes() for name in before} == before
+
+  shutil.move(aside, tmp_path / 'kept')  # Starting over is the user's choice, as the line says.
+  again = launch(*train, '--config.num_epochs=1')
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert '| 4 steps (1 epoch of 4' in again.stdout and saved_steps(workdir) == [4]
 
 
 @pytest.mark.slow

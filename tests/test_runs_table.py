@@ -1,9 +1,16 @@
 """The table of runs, built from workdirs written here: a finished run, one stopped early, a
-killed one, an old one without run.json, one running (its lock held) and a search's nested run."""
+killed one, an old one without run.json, one running (its lock held) and a search's nested run;
+and a row for runs in every other state: killed before run.json or before its first evaluation
+(also a real one, through launch.py), a search's pruned trial, a report without metrics."""
 
 import csv
 import fcntl
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -12,22 +19,23 @@ from clu import metric_writers
 from resnet_jax import (cli, console, defaults, models, run_config, run_record, runs_table,
                         workdir_lock)
 from resnet_jax.errors import ConfigError
-from tests.conftest import tiny_config
+from tests.conftest import ROOT, launch, tiny_config, write_cifar_python
 
 SESSION = {'platform': 'gpu', 'device_kind': 'NVIDIA H200', 'device_count': 8,
            'process_count': 1, 'host': 'node7', 'first_step': 0}
 
 
 def make_run(workdir, *, channels=(4, 8), accuracies=None, sessions=None, checkpoint=None,
-             steps_per_epoch=10, num_epochs=3):
-  """A workdir as a run leaves it: config.json, test accuracies logged at epoch ends (with the
-  epoch, as training logs it), checkpoint step folders, and run.json if `sessions` are given."""
+             steps_per_epoch=10, num_epochs=3, split='test'):
+  """A workdir as a run leaves it: config.json, `split` accuracies logged at epoch ends (with
+  the epoch, as training logs it), checkpoint step folders, and run.json if `sessions` are
+  given."""
   config = tiny_config(**{'model.channels': channels, 'num_epochs': num_epochs})
   run_config.save(config, str(workdir))
   writer = metric_writers.create_default_writer(str(workdir), asynchronous=False)
   for epoch, accuracy in enumerate(accuracies or [], start=1):
     writer.write_scalars(epoch * steps_per_epoch, {'epoch': float(epoch),
-                                                   'test_accuracy': accuracy})
+                                                   f'{split}_accuracy': accuracy})
   writer.close()
   if checkpoint is not None:
     (workdir / 'checkpoints' / str(checkpoint)).mkdir(parents=True)
@@ -143,3 +151,82 @@ def test_a_resumed_run_records_each_session(tmp_path, monkeypatch):
   assert run_record.wall_secs(record, running=False) == 60 + 50
   assert set(run_record.hardware()) <= set(record['sessions'][0])
   assert not (tmp_path / 'other').exists() and not list(tmp_path.glob('*.tmp'))
+
+
+@pytest.fixture
+def unfinished(tmp_path):
+  """Runs in the states a table must still show: killed before run.json, killed before its
+  first evaluation (its checkpoint never finished), a search's trial pruned at epoch 2 (it logs
+  validation accuracy only), and one whose report is all that is left of its metrics."""
+  now = time.time()
+  run_config.save(tiny_config(), str(tmp_path / 'config only'))
+  make_run(tmp_path / 'first epoch', sessions=[
+      {'started': 'a', 'started_unix': now - 7, 'last_seen_unix': now - 7, 'last_step': 0}])
+  (tmp_path / 'first epoch' / 'checkpoints' / '10.orbax-checkpoint-tmp-5').mkdir(parents=True)
+  make_run(tmp_path / 'search' / 'trial_3', split='val', accuracies=[0.2, 0.25], sessions=[
+      {'started': 'b', 'started_unix': now - 60, 'last_seen_unix': now - 40, 'last_step': 20,
+       'outcome': run_record.PRUNED}])
+  make_run(tmp_path / 'search' / 'trial_4', split='val', accuracies=[0.3], sessions=[
+      {'started': 'c', 'started_unix': now - 30, 'last_seen_unix': now - 20, 'last_step': 10,
+       'outcome': run_record.PRUNED}])
+  run_config.save(tiny_config(), str(tmp_path / 'report only'))
+  (tmp_path / 'report only' / 'report.json').write_text(json.dumps({'accuracy': 0.33}))
+  return tmp_path
+
+
+def test_runs_in_any_state_get_a_row(unfinished, capsys):
+  cli.runs(str(unfinished), defaults=defaults.get_config())
+  printed = capsys.readouterr().out.splitlines()
+  rows = runs_table.build(str(unfinished), defaults=defaults.get_config())
+  assert printed[0].split() == ['run', 'design', 'params', 'MFLOPs/img', 'epochs', 'best', 'acc',
+                                'final', 'acc', 'val', 'acc', 'wall', 'hardware', 'status']
+  cells = {line.split('  ')[0]: re.split(r' {2,}', line) for line in printed[1:-1]}
+  # None has a best test accuracy (the report is one figure): by validation accuracy, then path.
+  assert list(cells) == ['search/trial_4', 'search/trial_3', 'config only', 'first epoch',
+                         'report only']
+  assert cells['report only'][5:] == ['-', '33.00%', '-', '-', '-', '-']
+  assert cells['search/trial_3'][4:] == ['2/3', '-', '-', '25.00%', '20s', '8x NVIDIA H200',
+                                         'pruned at epoch 2']
+  assert cells['search/trial_4'][-1] == 'pruned at epoch 1'
+  assert cells['first epoch'][4:] == ['0/3', '-', '-', '-', '0s', '8x NVIDIA H200', 'stopped']
+  assert cells['config only'][1:] == ['B=1,1 C=4,8 F=3 K=1 P=global', '1,454', '1.3', '-', '-',
+                                      '-', '-', '-', '-', '-']
+  assert printed[-1].startswith('5 runs, best test accuracy first: ')
+  with open(unfinished / 'runs.csv') as f:
+    written = {row['run']: row for row in csv.DictReader(f)}
+  assert float(written['search/trial_3']['best_val_accuracy']) == pytest.approx(0.25)
+  assert written['first epoch']['newest_checkpoint_step'] == ''
+  assert [row['run'] for row in rows] == list(cells)
+
+
+def test_a_session_can_end_pruned(tmp_path):
+  session = run_record.Session(str(tmp_path), first_step=0, num_steps=30, steps_per_epoch=10)
+  session.end(20, outcome=run_record.PRUNED)
+  (ended,) = run_record.read(str(tmp_path))['sessions']
+  assert (ended['last_step'], ended['outcome']) == (20, 'pruned')
+
+
+@pytest.mark.slow
+def test_a_run_killed_before_its_first_evaluation_gets_a_row(tmp_path):
+  """Issue 27's case: killed seconds after launch, with config.json, run.json and a checkpoint
+  folder written and nothing evaluated; `--mode=runs` shows it, stopped at epoch 0."""
+  data = write_cifar_python(tmp_path / 'data', num_train=400, num_test=16)
+  workdir = tmp_path / 'runs' / 'killed'
+  run = subprocess.Popen(
+      [sys.executable, 'launch.py', '--config', 'configs/tiny.py', f'--workdir={workdir}',
+       f'--config.data.dir={data}'], cwd=ROOT, env=dict(os.environ, JAX_PLATFORMS='cpu'),
+      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  deadline = time.time() + 300
+  while not (workdir / run_record.FILENAME).exists():
+    assert run.poll() is None and time.time() < deadline, 'no run.json'
+    time.sleep(0.05)
+  run.send_signal(signal.SIGKILL)
+  run.wait()
+  assert (workdir / 'checkpoints').is_dir() and not list(workdir.glob('report*'))
+  table = launch('--mode=runs', f'--workdir={tmp_path / "runs"}')
+  assert table.returncode == 0, table.stderr[-3000:]
+  header, row, footer = table.stdout.splitlines()
+  cells = re.split(r' {2,}', row)
+  assert cells[0] == 'killed' and cells[4] == '0/1' and cells[-1] == 'stopped'
+  assert cells[5:8] == ['-', '-', '-'] and cells[-2] == '1x cpu'
+  assert footer.startswith('1 run, best test accuracy first: ')

@@ -223,6 +223,51 @@ def test_export_runs_without_the_project_and_api_imports_no_tensorflow(run_dir, 
   np.testing.assert_allclose(np.load(tmp_path / 'api.npy'), expected, rtol=1e-6, atol=1e-7)
 
 
+JAX_ALONE = """
+import json, sys
+import numpy as np
+from jax import export
+export_dir, images, out = sys.argv[1:]
+with open(f'{export_dir}/model.jax', 'rb') as f:
+  exported = export.deserialize(f.read())
+np.save(out, np.asarray(exported.call(np.load(images))))
+"""
+
+
+def test_the_export_runs_where_only_what_model_json_requires_is_installed(run_dir, tmp_path):
+  """A fresh virtual environment with `pip install jax flatbuffers` (model.json's `requires`,
+  as README says) and nothing else: the export classifies the test images as the run did."""
+  model = resnet_jax.load(str(run_dir))
+  model.export(str(tmp_path / 'export'))
+  requires = json.loads((tmp_path / 'export' / 'model.json').read_text())['requires']
+  assert requires == 'pip install jax flatbuffers'
+  images, labels = model.test_split()
+  np.save(tmp_path / 'images.npy', images)
+  venv = tmp_path / 'venv'
+  subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True)
+  python = str(venv / 'bin' / 'python')
+  pip = [sys.executable, '-m', 'pip', '--python', python]  # This pip, installing into the venv.
+  # A user's environment: pip's own cache (the tests' XDG_CACHE_HOME is empty), no XLA flags.
+  environ = {k: v for k, v in os.environ.items() if k not in ('XDG_CACHE_HOME', 'XLA_FLAGS')}
+  command, packages = requires.split()[:2], requires.split()[2:]
+  assert command == ['pip', 'install']
+  install = subprocess.run([*pip, 'install', '-q', '--no-compile', *packages], env=environ,
+                           capture_output=True, text=True, timeout=1200)
+  assert install.returncode == 0, install.stderr[-3000:]
+  listed = subprocess.run([*pip, 'list', '--format=json'], env=environ, capture_output=True,
+                          text=True, check=True).stdout
+  installed = {package['name'].lower() for package in json.loads(listed)}
+  assert {'jax', 'flatbuffers'} <= installed and not installed & {'resnet-jax', 'flax', 'optax',
+                                                                  'orbax-checkpoint', 'tensorflow'}
+  run = subprocess.run([python, '-c', JAX_ALONE, str(tmp_path / 'export'),
+                        str(tmp_path / 'images.npy'), str(tmp_path / 'out.npy')],
+                       cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=600)
+  assert run.returncode == 0, run.stderr[-3000:]
+  probabilities = np.load(tmp_path / 'out.npy')
+  assert int(np.sum(probabilities.argmax(-1) == labels)) == correct(report(run_dir))  # Exactly.
+  np.testing.assert_allclose(probabilities, model.predict(images), rtol=1e-4, atol=1e-6)
+
+
 def test_predict_mode_writes_the_csv_or_fails_before_writing(run_dir, tmp_path):
   model = resnet_jax.load(str(run_dir))
   test_images, _ = model.test_split()
