@@ -21,12 +21,26 @@ from absl import logging
 
 from resnet_jax.errors import ConfigError
 
-UNREADABLE = 'checkpoints_unreadable'  # Beside `checkpoints`, in the workdir.
+# A workdir's checkpoint folders, named here only: the newest few, early stopping's best, and the
+# damaged ones set aside.
+LATEST, BEST, UNREADABLE = 'checkpoints', 'checkpoints_best', 'checkpoints_unreadable'
 _ORBAX = os.path.dirname(os.path.dirname(os.path.abspath(ocp.__file__))) + os.sep
 # TensorStore's status codes (the start of its errors' messages) for files that are cut short,
 # corrupt or missing, and what they mean.
 _DAMAGE_CODES = {'OUT_OF_RANGE': 'a file is cut short', 'DATA_LOSS': 'a file is corrupt',
                  'NOT_FOUND': 'a file is missing'}
+
+
+def directory(workdir: str, kind: str = LATEST) -> str:
+  """The absolute path of a workdir's checkpoint folder of `kind` (Orbax wants absolute paths)."""
+  return os.path.join(os.path.abspath(workdir), kind)
+
+
+def default_kind(config, workdir: str) -> str:
+  """Which checkpoint a trained run is evaluated, predicted and exported at by default: early
+  stopping's best (BEST) when the run kept one, else the newest (LATEST)."""
+  return (BEST if config.early_stopping_patience and os.path.isdir(directory(workdir, BEST))
+          else LATEST)
 
 
 def create_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
@@ -35,7 +49,7 @@ def create_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
   # says so in its own words.
   with quiet_orbax():
     return ocp.CheckpointManager(
-        os.path.join(os.path.abspath(workdir), 'checkpoints'),
+        directory(workdir),
         item_handlers=ocp.StandardCheckpointHandler(),
         options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
                                              cleanup_tmp_directories=True))

@@ -210,11 +210,11 @@ class Progress:
     self._bar_open, self._shown_at = False, None if self.tty else self.clock()
 
 
-def run_paths(workdir: str) -> dict[str, str]:
+def run_paths(workdir: str, checkpoints: str) -> dict[str, str]:
   """Where a run's outputs are: report, curves, checkpoints and TensorBoard logs."""
   return {'report': os.path.join(workdir, 'report.md'),
           'curves': os.path.join(workdir, 'curves_*.png'),
-          'checkpoints': os.path.join(workdir, 'checkpoints'),
+          'checkpoints': checkpoints,
           'TensorBoard': f'tensorboard --logdir {workdir}'}
 
 

@@ -2,15 +2,16 @@
 
 It never watches the test set: a checkpoint the test set chose would make the reported test
 accuracy optimistic. Without a configured validation split it holds one out (`validation_fraction`).
-The best checkpoint (`workdir/checkpoints_best`) stores its loss and epoch as Orbax metrics;
+The best checkpoint (`checkpoints.BEST` in the workdir) stores its loss and epoch as Orbax metrics;
 they are all the stopping rule needs, so a resumed run stops exactly where an unbroken one would.
 """
 
 import math
-import os
 
 import jax
 import orbax.checkpoint as ocp
+
+from resnet_jax import checkpoints
 
 # The share of the training set held out when early stopping is on and config.data.val_fraction
 # is 0 (Keras' and scikit-learn's usual 10%).
@@ -32,7 +33,7 @@ class EarlyStopping:
   def __init__(self, workdir: str, patience: int):
     self.patience = patience
     self.manager = ocp.CheckpointManager(
-        os.path.join(os.path.abspath(workdir), 'checkpoints_best'),
+        checkpoints.directory(workdir, checkpoints.BEST),
         options=ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m['loss'],
                                              best_mode='min', create=True))
     step = self.manager.best_step()

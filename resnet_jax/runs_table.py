@@ -16,8 +16,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from resnet_jax import (atomic_files, console, event_files, models, report_pictures, reports,
-                        run_config, run_record, validation, workdir_lock)
+from resnet_jax import (atomic_files, checkpoints, console, event_files, models, report_pictures,
+                        reports, run_config, run_record, validation, workdir_lock)
 from resnet_jax.errors import ConfigError
 
 # Column -> heading on the console and in Markdown (the CSV has these and a few more).
@@ -33,7 +33,7 @@ def find_runs(folder: str) -> list[str]:
   """Every run under `folder` (itself included), in path order."""
   runs = []
   for root, dirs, files in os.walk(folder):
-    dirs[:] = sorted(d for d in dirs if not d.startswith('checkpoints'))
+    dirs[:] = sorted(d for d in dirs if not d.startswith(checkpoints.LATEST))
     if run_config.FILENAME in files:
       runs.append(root)
   return runs
@@ -41,7 +41,7 @@ def find_runs(folder: str) -> list[str]:
 
 def newest_checkpoint(workdir: str) -> int | None:
   """The newest step saved in `workdir/checkpoints` (Orbax's step folders), or None."""
-  directory = os.path.join(workdir, 'checkpoints')
+  directory = os.path.join(workdir, checkpoints.LATEST)
   steps = [int(name) for name in os.listdir(directory) if name.isdigit()] if os.path.isdir(
       directory) else []
   return max(steps, default=None)

@@ -326,7 +326,8 @@ def _train(config, workdir, trainer: Trainer,
     plots.write_curves(workdir)
     print(console.closing_block(
         results, wall_secs=time.time() - _launched(),
-        startup_secs=startup_secs, paths=console.run_paths(workdir),
+        startup_secs=startup_secs, paths=console.run_paths(
+            workdir, os.path.join(workdir, checkpoints.LATEST)),
         tta_views=device_data.num_tta_views(flip=config.tta_flip, shift=config.tta_shift)))
   return state
 
@@ -358,7 +359,7 @@ def evaluate_checkpoint(config, workdir: str) -> dict[str, dict[str, Any]]:
   reports it writes to `workdir` (--mode=eval): {'test': ..., and 'test_ema': ... if kept}."""
   mesh = parallel.make_mesh()
   validation.check_config(config, num_devices=mesh.size, process_count=jax.process_count())
-  directory = os.path.join(workdir, 'checkpoints')
+  directory = checkpoints.directory(workdir)
   manager = os.path.isdir(directory) and checkpoints.create_manager(workdir,
                                                                      config.keep_checkpoints)
   if not manager or manager.latest_step() is None:
@@ -367,7 +368,7 @@ def evaluate_checkpoint(config, workdir: str) -> dict[str, dict[str, Any]]:
   trainer = Trainer(config, mesh, with_train_data=False)
   state = checkpoints.restore_latest(manager, trainer.initial_state())  # Or a ConfigError.
   selected_by = 'the newest checkpoint'
-  if config.early_stopping_patience:
+  if checkpoints.default_kind(config, workdir) == checkpoints.BEST:
     stopper = early_stopping.EarlyStopping(workdir, config.early_stopping_patience)
     best = stopper.best_state(state)
     if best is not None:

@@ -109,18 +109,19 @@ def check_images(images) -> np.ndarray:
 
 
 def load(workdir: str, checkpoint: str | int = 'default') -> TrainedModel:
-  """The run in `workdir` at `checkpoint`: 'best' (early stopping's, `checkpoints_best`),
-  'latest' (the newest in `checkpoints`), a step number, or 'default': what `--mode=eval`
-  evaluates, the best with early stopping, else the newest."""
+  """The run in `workdir` at `checkpoint`: 'best' (early stopping's), 'latest' (the newest), a
+  step number, or 'default': what `--mode=eval` evaluates (`checkpoints.default_kind`)."""
   from resnet_jax import defaults  # pylint: disable=g-import-not-at-top
   workdir = os.path.abspath(os.path.expanduser(workdir))  # Orbax wants absolute paths.
   config = run_config.load(workdir, defaults=defaults.get_config())
   if config is None:
     raise ConfigError(f'{workdir} holds no run ({run_config.FILENAME} is missing); give the '
                       'workdir of a trained run')
-  best, latest = (os.path.join(workdir, name) for name in ('checkpoints_best', 'checkpoints'))
+  best, latest = (checkpoints.directory(workdir, kind)
+                  for kind in (checkpoints.BEST, checkpoints.LATEST))
   if checkpoint == 'default':  # As train.evaluate_checkpoint.
-    checkpoint = 'best' if config.early_stopping_patience and os.path.isdir(best) else 'latest'
+    checkpoint = {checkpoints.BEST: 'best', checkpoints.LATEST: 'latest'}[
+        checkpoints.default_kind(config, workdir)]
   if checkpoint == 'best':
     directory, step = best, None
   elif checkpoint == 'latest':

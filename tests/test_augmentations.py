@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from resnet_jax import cifar10, defaults, device_data, mixing
 from resnet_jax import input_pipeline as ip
-from tests.conftest import covered_by_zero_squares
+from tests.helpers import covered_by_zero_squares
 
 SEEDS = [tf.constant([11, i], tf.int64) for i in range(20)]
 

@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks import launch_runs
 from resnet_jax import benchmark, device_data
-from tests.conftest import ROOT, tiny_config, write_cifar_python
+from tests.helpers import ROOT, tiny_config, write_cifar_python
 
 
 @pytest.mark.slow

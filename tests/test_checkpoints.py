@@ -14,7 +14,7 @@ import pytest
 
 from resnet_jax import checkpoints, models, parallel, steps
 from resnet_jax.errors import ConfigError
-from tests.conftest import random_variables, tiny_config
+from tests.helpers import random_variables, tiny_config
 
 
 def initial_state(**overrides):

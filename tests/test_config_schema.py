@@ -11,7 +11,7 @@ import pytest
 
 from resnet_jax import benchmark, defaults, optim, run_config, validation
 from resnet_jax.errors import ConfigError
-from tests.conftest import ROOT, tiny_config
+from tests.helpers import ROOT, tiny_config
 
 
 def field_names(tree: dict, prefix: str = '') -> set[str]:

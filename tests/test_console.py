@@ -96,7 +96,7 @@ def test_disabled_progress_prints_nothing():
 def test_closing_block_has_accuracies_wall_time_and_paths(tmp_path):
   results = {'test': {'accuracy': 0.93125, 'loss': 0.254321},
              'test_ema': {'accuracy': 0.9401, 'loss': 0.2}}
-  block = console.closing_block(results, wall_secs=3723, paths=console.run_paths('runs/r24'),
+  block = console.closing_block(results, wall_secs=3723, paths=console.run_paths('runs/r24', 'runs/r24/checkpoints'),
                                 startup_secs=14.2, tta_views=6)
   assert block.splitlines() == [
       'Done in 1h02m (14s to the first steps): test accuracy 93.12% (6-view TTA), loss 0.2543; '

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 
 from resnet_jax import data_order, input_pipeline, parallel, pipelines
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 NUM_IMAGES, BATCH = 44, 8  # 5 steps an epoch; the last 4 images of each permutation are left out.
 

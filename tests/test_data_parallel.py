@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, with_host_devices
+from tests.helpers import ROOT, with_host_devices
 
 pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
 
@@ -16,7 +16,7 @@ TWO_DEVICE_SCRIPT = '''
 import pathlib, sys
 import jax, numpy as np
 from resnet_jax import data_sources, parallel, steps, train
-from tests.conftest import tiny_config, write_cifar_python
+from tests.helpers import tiny_config, write_cifar_python
 
 assert jax.device_count() == 2, jax.devices()
 out, workdir = sys.argv[1], pathlib.Path(sys.argv[2])

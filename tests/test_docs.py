@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from resnet_jax import validation
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 DOCS = ROOT / 'docs'
 

@@ -14,7 +14,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from tensorboard.util import tensor_util
 
 from resnet_jax import event_files
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_tensorboard_reads_the_scalars_and_hyperparameters(tmp_path):

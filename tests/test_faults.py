@@ -13,7 +13,7 @@ import pytest
 
 from resnet_jax import workdir_lock
 from resnet_jax.errors import ConfigError, NonFiniteLoss
-from tests.conftest import (ROOT, launch, saved_steps, tiny_config, train_on_mock_data,
+from tests.helpers import (ROOT, launch, saved_steps, tiny_config, train_on_mock_data,
                             write_cifar_python)
 
 

@@ -11,7 +11,7 @@ from clu import metric_writers
 
 from resnet_jax import cpu_tuning, defaults, run_config, train
 from resnet_jax.errors import ConfigError
-from tests.conftest import command_line_config, launch, write_cifar_python
+from tests.helpers import command_line_config, launch, write_cifar_python
 
 
 def test_tests_run_on_the_cpu_unless_asked_otherwise():

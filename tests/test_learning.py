@@ -6,7 +6,7 @@ import json
 import pytest
 
 from resnet_jax import train
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
 

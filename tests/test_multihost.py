@@ -11,7 +11,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, TINY_FLAGS, launch, with_host_devices, write_cifar_python
+from tests.helpers import ROOT, TINY_FLAGS, launch, with_host_devices, write_cifar_python
 
 pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
 
@@ -19,7 +19,7 @@ WORKER = '''
 import json, sys
 import jax, numpy as np
 from resnet_jax import parallel, steps
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 process_id, num_processes, port, data_dir, workdir, out = sys.argv[1:]
 if num_processes != '1':

@@ -4,7 +4,7 @@ import nbclient
 import nbformat
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 NOTEBOOK = ROOT / 'notebooks' / 'quickstart.ipynb'
 

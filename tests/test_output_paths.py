@@ -8,7 +8,7 @@ import pytest
 
 from resnet_jax import output_paths
 from resnet_jax.errors import ConfigError
-from tests.conftest import launch
+from tests.helpers import launch
 
 UNWRITABLE = '/proc/nope'  # /proc takes no new files, even from root.
 CANNOT = 'cannot be written: no file can be created in /proc (No such file or directory); '

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 WAIT_FOR_SIGNALS = '''
 import time

@@ -5,7 +5,7 @@ import pytest
 
 from resnet_jax import profiling, validation
 from resnet_jax.errors import ConfigError
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def test_chunks_end_at_the_profiled_steps_bounds():

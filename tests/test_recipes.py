@@ -14,7 +14,7 @@ import tensorflow_datasets as tfds
 from configs import resnet24
 from resnet_jax import (cifar10, data_sources, early_stopping, event_files, models, parallel,
                         train, validation)
-from tests.conftest import command_line_config, tiny_config
+from tests.helpers import command_line_config, tiny_config
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from resnet_jax import models
-from tests.conftest import covered_by_zero_squares, random_variables
+from tests.helpers import covered_by_zero_squares, random_variables
 
 
 def test_dropblock_zeroes_contiguous_blocks_at_the_rate():

@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from resnet_jax import cifar10, report_pictures, reports
-from tests.conftest import PNG
+from tests.helpers import PNG
 
 def synthetic_predictions(num_images=60, seed=0):
   """Images, labels and probabilities that are right about two times in three."""

@@ -12,7 +12,7 @@ import pytest
 from clu import metric_writers
 
 from resnet_jax import cifar10, event_files, models, parallel, plots, steps, train
-from tests.conftest import random_variables, tiny_config
+from tests.helpers import random_variables, tiny_config
 
 
 def state_for(model, mesh, seed=0):

@@ -17,7 +17,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from resnet_jax import train
-from tests.conftest import ROOT, command_line_config, saved_steps, write_cifar_python
+from tests.helpers import ROOT, command_line_config, saved_steps, write_cifar_python
 
 pytestmark = pytest.mark.slow  # Every test here starts Python subprocesses or trains.
 

@@ -19,7 +19,7 @@ from clu import metric_writers
 from resnet_jax import (cli, console, defaults, models, run_config, run_record, runs_table,
                         workdir_lock)
 from resnet_jax.errors import ConfigError
-from tests.conftest import ROOT, launch, tiny_config, write_cifar_python
+from tests.helpers import ROOT, launch, tiny_config, write_cifar_python
 
 SESSION = {'platform': 'gpu', 'device_kind': 'NVIDIA H200', 'device_count': 8,
            'process_count': 1, 'host': 'node7', 'first_step': 0}

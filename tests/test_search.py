@@ -12,7 +12,7 @@ import pytest
 
 from resnet_jax import data_sources, defaults, models, search, validation
 from resnet_jax.errors import ConfigError
-from tests.conftest import (ROOT, TINY_FLAGS, command_line_config, tiny_config,
+from tests.helpers import (ROOT, TINY_FLAGS, command_line_config, tiny_config,
                             write_cifar_python)
 
 

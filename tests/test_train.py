@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from resnet_jax import parallel, steps
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def params_of(state):

@@ -23,7 +23,7 @@ from PIL import Image
 import resnet_jax
 from resnet_jax import early_stopping, event_files, run_record, train
 from resnet_jax.errors import ConfigError
-from tests.conftest import PNG, REAL_SUBSET, ROOT, tiny_config, with_host_devices
+from tests.helpers import PNG, REAL_SUBSET, ROOT, tiny_config, with_host_devices
 
 pytestmark = pytest.mark.slow
 

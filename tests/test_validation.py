@@ -7,7 +7,7 @@ from absl import flags
 
 from resnet_jax import defaults, validation
 from resnet_jax.errors import ConfigError
-from tests.conftest import command_line_config, tiny_config
+from tests.helpers import command_line_config, tiny_config
 
 
 def refusal(config, **kwargs) -> str:
