@@ -165,7 +165,7 @@ def _state_template(config):
   model = models.create_model(config.model, half_precision=config.half_precision)
   schedule = optim.learning_rate_schedule(config.optimizer, 1, config.num_epochs)
   abstract = jax.eval_shape(lambda: steps.create_train_state(config, model, schedule))
-  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  device = jax.sharding.make_single_device_sharding(jax.local_devices()[0])
   return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
                       abstract)
 
