@@ -59,7 +59,7 @@ def trial_line(trial: optuna.trial.FrozenTrial) -> str:
   if trial.state == optuna.trial.TrialState.PRUNED:
     fate = f'pruned at epoch {epochs}'
   elif trial.state == optuna.trial.TrialState.COMPLETE:
-    fate = f'complete, {epochs} epochs'
+    fate = f'complete, {epochs} epoch{"s" if epochs != 1 else ""}'
   else:
     fate = f'failed: {attrs.get("failure", trial.state.name.lower())}'
   size = (f'{attrs["params"]:,} params, {attrs["mflops"]:,.1f} MFLOPs/img' if 'params' in attrs

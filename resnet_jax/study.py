@@ -29,6 +29,7 @@ import jax
 import numpy as np
 import optuna
 import sqlalchemy
+from absl import logging
 
 from resnet_jax import (console, models, parallel, preemption, run_config, search,
                         search_report, train, trials, validation, workdir_lock)
@@ -131,9 +132,9 @@ def open_storage(search_config, workdir: str) -> optuna.storages.BaseStorage:
         optuna.storages.journal.JournalFileBackend(os.path.join(workdir, JOURNAL)))
   where = search_report.storage_text(url)
   if url.startswith('sqlite'):
-    warnings.warn(f'config.search.storage={where}: SQLite takes one writer at a time, so workers '
-                  'may fail on "database is locked"; the default journal file or PostgreSQL '
-                  'takes many', stacklevel=2)
+    logging.warning('config.search.storage=%s: SQLite takes one writer at a time, so workers may '
+                    'fail on "database is locked"; the default journal file or PostgreSQL takes '
+                    'many.', where)
   options = {'connect_args': {'connect_timeout': 10}} if url.startswith('postgres') else {}
   try:
     with warnings.catch_warnings():
