@@ -25,9 +25,9 @@ extensions = [
 ]
 source_suffix = {'.rst': 'restructuredtext', '.md': 'myst-nb', '.ipynb': 'myst-nb'}
 # _generated/ holds pages that other pages include (the configuration reference) and the API
-# pages autosummary writes; only the latter are documents of their own. search.md is shown by
-# searching.md: a page named `search` would be overwritten by Sphinx's own search page.
-exclude_patterns = ['_build', '_generated/*.md', 'search.md']
+# pages autosummary writes; only the latter are documents of their own. (The search guide is
+# searching.md: Sphinx's own search page would overwrite a page named `search`.)
+exclude_patterns = ['_build', '_generated/*.md']
 smartquotes = False  # Flags such as --config.num_epochs stay as typed.
 
 myst_heading_anchors = 3  # [text](page.md#a-heading) links, as on GitHub.

@@ -67,8 +67,23 @@ def runs(workdir: str, defaults) -> None:
 
 
 def search(config, workdir: str | None, config_file: str | None) -> None:
-  from resnet_jax import search as design_search  # pylint: disable=g-import-not-at-top
-  design_search.run(config, workdir, config_file)
+  # pylint: disable-next=g-import-not-at-top
+  from resnet_jax import reports, search as designs, search_report, study
+  if config.search.preview:
+    _print(designs.preview_text(*designs.preview(config), config_file))
+    return
+  found = study.run(
+      config, workdir, on_trial=lambda trial: _print(search_report.trial_line(trial)),
+      on_open=lambda opened, worker: _print(search_report.study_line(opened, config, workdir,
+                                                                     worker)))
+  picked = study.pick(found, config, workdir, config_file)
+  if any(name.startswith('trial-') for name in os.listdir(workdir)):
+    runs(workdir, None)
+  _print('Pareto picture (validation accuracy against parameters, FLOPs and training time): '
+         + search_report.write_pareto(found, workdir))
+  if picked.reports is not None:
+    _print(reports.console_summary(picked.reports, picked.tested))
+  _print(search_report.pick_text(picked, config.search, workdir))
 
 
 def benchmark(config, workdir: str | None) -> None:
@@ -127,7 +142,9 @@ MODES = {
     'plot': Mode(plot, ('workdir',), 'curves of the run in --workdir (needs no --config)',
                  needs_workdir=True, writes=output_paths.WORKDIR),
     'search': Mode(search, ('config', 'workdir', 'config_file'),
-                   'designs under the budget from config.search (see configs/search.py)',
+                   'search designs and recipes from config.search on Optuna, each trial a run '
+                   'in <workdir>/trial-NNNN (see docs/searching.md); '
+                   '--config.search.preview=True lists the designs by size instead',
                    writes=output_paths.WORKDIR),
     'benchmark': Mode(benchmark, ('config', 'workdir'),
                       'compile time, train and eval images/s, input pipeline images/s '

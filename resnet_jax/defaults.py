@@ -104,27 +104,50 @@ def get_config() -> ml_collections.ConfigDict:
   config.tta_flip = False
   config.tta_shift = 0
 
-  # --mode=search. grid: every design from the ranges below; compound: config.model scaled by
-  # depth_coefficient**phi in depth and width_coefficient**phi in width (EfficientNet), phi in
-  # steps of phi_step, up to the largest design within config.model.max_params.
+  # --mode=search: a study on Optuna. Each trial samples a design from the ranges below (N, C_1,
+  # then B_i, F_i and K_i per layer, P) and the recipe ranges that are set, is refused before any
+  # training if over config.model.max_params, trains as a run in <workdir>/trial-NNNN, reports
+  # its validation metric after every epoch (config.data.val_fraction must hold some out) of one
+  # schedule of config.num_epochs, and the pruner stops the weak ones.
   config.search = ml_collections.ConfigDict()
-  config.search.scale = 'grid'
   config.search.num_layers = (2, 3, 4)  # N.
   config.search.blocks = (1, 2, 3)  # B_i, chosen per layer.
   config.search.channels = (32, 64)  # C_1; each later layer doubles the width.
   config.search.conv_kernel = (3,)  # F_i, chosen per layer.
   config.search.skip_kernel = (1,)  # K_i, chosen per layer.
-  config.search.pool = (0,)  # P; values too large for a design's last feature map are skipped.
+  config.search.pool = (0,)  # P; a pool wider than a design's last feature map is refused.
+  # Recipe ranges lo,hi, sampled log-uniformly (label smoothing: uniformly); () = not searched,
+  # the config's own value.
+  config.search.learning_rate = ()
+  config.search.weight_decay = ()
+  config.search.label_smoothing = ()
+  config.search.trials = 20  # Trials that train, in all: a total over every worker.
+  config.search.objective = 'val_accuracy'  # val_accuracy (maximized) | val_loss (minimized).
+  config.search.sampler = 'tpe'  # tpe | random.
+  # hyperband | halving (successive halving) | none (every trial trains config.num_epochs).
+  config.search.pruner = 'hyperband'
+  config.search.min_epochs = 1  # The fewest epochs a trial trains before it may be pruned.
+  config.search.reduction_factor = 3  # Each rung promotes the best 1/reduction_factor.
+  # After the study: train the best design and recipe on the whole training set for this many
+  # epochs in <workdir>/final and test that; 0 = test the best trial itself, and print the
+  # command that trains it.
+  config.search.final_epochs = 0.0
+  # '' = a journal file, <workdir>/study.journal, which the workers on one machine (or one
+  # shared file system) share; or a storage URL Optuna takes, e.g.
+  # postgresql://user:password@host/db, for workers on several machines.
+  config.search.storage = ''
+  config.search.study_name = ''  # '' = the workdir's name.
+  # preview=True: list the designs within the budget, largest first, instead of searching. grid:
+  # every design from the ranges above; compound: config.model scaled by depth_coefficient**phi
+  # in depth and width_coefficient**phi in width (EfficientNet), phi in steps of phi_step, up to
+  # the largest design within config.model.max_params.
+  config.search.preview = False
+  config.search.scale = 'grid'
   config.search.max_designs = 100_000  # Larger grids are refused before counting starts.
   config.search.depth_coefficient = 1.2  # alpha.
   config.search.width_coefficient = 1.1  # beta.
   config.search.phi_step = 0.25
   config.search.rows = 20  # List the largest designs (FLOPs are counted for these); 0 = all.
-  # Proxy-train the largest listed designs, each for train_epochs on train_fraction of the
-  # training set in <workdir>/<design>; 0 = none.
-  config.search.train_top = 0
-  config.search.train_epochs = 5
-  config.search.train_fraction = 0.2
 
   # bf16 compute; fp32 parameters, BatchNorm statistics and loss. For GPUs and TPUs, not CPUs.
   config.half_precision = False

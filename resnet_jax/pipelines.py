@@ -78,6 +78,7 @@ class HostFeed:
     from resnet_jax import input_pipeline  # TensorFlow: imported only by runs that use it.
     self.config, self.mesh = config, mesh
     self.steps_per_epoch = data_order.steps_per_epoch(len(images), config.batch_size)
+    images, labels = np.asarray(images), np.asarray(labels)  # tf.data reads host arrays.
     self._batches = lambda first_step: input_pipeline.train_batches(
         images, labels, batch_size=config.batch_size, augment_config=config.augment,
         seed=config.seed, process_index=jax.process_index(),

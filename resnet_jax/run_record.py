@@ -19,8 +19,8 @@ import jax
 from resnet_jax import atomic_files
 
 FILENAME = 'run.json'
-# How a session ended, when it ended by itself (else it has no outcome); PRUNED: a search
-# stopped the trial, whose validation accuracy was not promising.
+# How a session ended, when it ended by itself (else it has no outcome); PRUNED: a search's
+# pruner stopped the trial.
 FINISHED, STOPPED_EARLY, PRUNED = 'finished', 'stopped early', 'pruned'
 
 
@@ -67,12 +67,11 @@ class Session:
     """Training has reached `step`: the session's last sign of life."""
     self._set(last_step=step, last_seen_unix=time.time())
 
-  def end(self, step: int, *, stopped_early: bool = False, outcome: str | None = None) -> None:
-    """The session trained to `step` and ended by itself: finished, stopped early, or as
-    `outcome` says (PRUNED)."""
+  def end(self, step: int, *, outcome: str = FINISHED) -> None:
+    """The session trained to `step` and ended by itself: finished, stopped early, or pruned (a
+    search's pruner stopped the trial)."""
     now = _now()
-    self._set(last_step=step, last_seen_unix=now['unix'], ended=now['time'],
-              outcome=outcome or (STOPPED_EARLY if stopped_early else FINISHED))
+    self._set(last_step=step, last_seen_unix=now['unix'], ended=now['time'], outcome=outcome)
 
   def _set(self, **fields) -> None:
     if self.enabled:

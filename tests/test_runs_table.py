@@ -142,7 +142,7 @@ def test_a_resumed_run_records_each_session(tmp_path, monkeypatch):
   first.update(10)  # Killed after its first epoch end.
   second = run_record.Session(str(tmp_path), first_step=10, num_steps=30, steps_per_epoch=10)
   second.update(20)
-  second.end(20, stopped_early=True)
+  second.end(20, outcome=run_record.STOPPED_EARLY)
   run_record.Session(str(tmp_path / 'other'), first_step=0, num_steps=1, steps_per_epoch=1,
                      enabled=False)  # Processes other than 0 write nothing.
   record = run_record.read(str(tmp_path))
