@@ -19,6 +19,8 @@ import time
 
 from absl import logging
 
+from resnet_jax import designs
+
 BAR_WIDTH = 24
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep  # resnet_jax's own log records.
 
@@ -75,15 +77,6 @@ def duration(seconds: float) -> str:
   return f'{seconds // 3600}h{seconds % 3600 // 60:02d}m'
 
 
-def design(model_config) -> str:
-  """The design in the notation of docs/designs.md, e.g. 'B=3,5,3 C=64,128,256 F=3 K=1 P=global'."""
-  def text(value):
-    return ','.join(str(v) for v in value) if isinstance(value, (tuple, list)) else str(value)
-  pool = model_config.pool or 'global'
-  return (f'B={text(model_config.blocks)} C={text(model_config.channels)} '
-          f'F={text(model_config.conv_kernel)} K={text(model_config.skip_kernel)} P={pool}')
-
-
 def setup_line(*, num_devices: int, platform: str, model_config, num_params: int, data: str,
                pipeline: str, num_train: int, num_steps: int, steps_per_epoch: int,
                batch_size: int, first_step: int = 0, num_val: int = 0, val_note: str = '') -> str:
@@ -100,7 +93,7 @@ def setup_line(*, num_devices: int, platform: str, model_config, num_params: int
     images = (f'{num_train:,} train + {num_val:,} validation images'
               + (f' ({val_note})' if val_note else ''))
   return (f'{num_devices} {platform} device{"s" if num_devices > 1 else ""} | '
-          f'{design(model_config)} | {num_params:,} parameters | {data}, {images}, '
+          f'{designs.Design.of(model_config).text} | {num_params:,} parameters | {data}, {images}, '
           f'{pipeline} pipeline | {steps} ({epochs} epoch{"s" if epochs != "1" else ""} '
           f'of {steps_per_epoch:,}, batch {batch_size})')
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from resnet_jax import (atomic_files, checkpoints, console, event_files, models, report_pictures,
-                        reports, run_config, run_record, validation, workdir_lock)
+from resnet_jax import (atomic_files, checkpoints, console, designs, event_files, models,
+                        report_pictures, reports, run_config, run_record, validation,
+                        workdir_lock)
 from resnet_jax.errors import ConfigError
 
 # Column -> heading on the console and in Markdown (the CSV has these and a few more).
@@ -63,7 +64,7 @@ def run_row(folder: str, workdir: str, defaults=None, cache: dict | None = None)
   scalars = event_files.read_scalars(workdir)
   row = dict.fromkeys(list(COLUMNS) + list(CSV_EXTRA))
   row['run'] = os.path.relpath(workdir, folder)
-  row['design'] = console.design(config.model)
+  row['design'] = designs.Design.of(config.model).text
   try:
     validation.check_design(config.model)
     row['parameters'], row['mflops'] = _model_costs(config.model, {} if cache is None else cache)

@@ -5,64 +5,15 @@ is built for it), and the preview (`--config.search.preview=True`): the designs 
 `config.model.max_params`, the largest first, with their FLOPs per image and depth.
 """
 
-import copy
 import functools
 import itertools
 import math
 import time
-from typing import NamedTuple
 
 from absl import logging
 
-from resnet_jax import cifar10, models, validation
+from resnet_jax import cifar10, designs, models, validation
 from resnet_jax.errors import ConfigError
-
-
-class Design(NamedTuple):
-  """A ResNet shape: B_i, C_i, F_i and K_i per residual layer, and the pool size P."""
-  blocks: tuple[int, ...]
-  channels: tuple[int, ...]
-  conv_kernel: tuple[int, ...]
-  skip_kernel: tuple[int, ...]
-  pool: int
-
-  @classmethod
-  def of(cls, model_config) -> 'Design':
-    n = len(model_config.blocks)
-    return cls(tuple(model_config.blocks), tuple(model_config.channels),
-               models.per_layer(model_config.conv_kernel, n),
-               models.per_layer(model_config.skip_kernel, n), model_config.pool)
-
-  @property
-  def depth(self) -> int:
-    """Conv and Dense layers on the longest path, as ResNet-18 counts its 18."""
-    return 2 * sum(self.blocks) + 2
-
-  def fields(self) -> dict[str, str]:
-    """The design as config.model override values: comma lists, one number where all agree."""
-    def text(values):
-      return str(values[0]) if len(set(values)) == 1 else ','.join(map(str, values))
-    return {'blocks': ','.join(map(str, self.blocks)),
-            'channels': ','.join(map(str, self.channels)),
-            'conv_kernel': text(self.conv_kernel), 'skip_kernel': text(self.skip_kernel),
-            'pool': str(self.pool)}
-
-  @property
-  def name(self) -> str:
-    """A folder name, e.g. B3-5-3_C64-128-256_F3_K1_P0."""
-    f = self.fields()
-    return '_'.join(f'{key}{f[field].replace(",", "-")}' for key, field in
-                    zip('BCFKP', ('blocks', 'channels', 'conv_kernel', 'skip_kernel', 'pool')))
-
-  def overrides(self) -> str:
-    return ' '.join(f'--config.model.{k}={v}' for k, v in self.fields().items())
-
-  def apply(self, config):
-    """A copy of `config` whose model is this design."""
-    config = copy.deepcopy(config)  # Unlike copy_and_resolve_references, keeps field types.
-    for field, value in self._asdict().items():
-      config.model[field] = value
-    return config
 
 
 @functools.cache
@@ -80,7 +31,7 @@ def _twin_counts(channels, conv_kernel, skip_kernel, pool, bn_scale, whitening):
       models.count_params(params[f'layer{i + 1}_block2']) for i in range(n))
 
 
-def count_params(design: Design, model_config) -> int:
+def count_params(design: designs.Design, model_config) -> int:
   """The design's trainable parameters with `config.model`'s other options (equal to
   `models.trainable_params` of its model)."""
   twin, repeated = _twin_counts(design.channels, design.conv_kernel, design.skip_kernel,
@@ -114,7 +65,7 @@ def num_grid_designs(search_config) -> int:
       for n in s.num_layers)
 
 
-def grid(search_config, model_config) -> list[tuple[int, Design]]:
+def grid(search_config, model_config) -> list[tuple[int, designs.Design]]:
   """(parameters, design) for every design from the ranges within config.model.max_params.
 
   C_1 comes from `channels` and each later layer doubles it, as in every source design;
@@ -135,7 +86,7 @@ def grid(search_config, model_config) -> list[tuple[int, Design]]:
                                          _pools(s.pool, n)):
       channels = tuple(c1 * 2 ** i for i in range(n))
       for blocks in itertools.product(s.blocks, repeat=n):
-        design = Design(blocks, channels, f, k, p)
+        design = designs.Design(blocks, channels, f, k, p)
         count = count_params(design, model_config)
         if not budget or count <= budget:
           rows.append((count, design))
@@ -145,7 +96,7 @@ def grid(search_config, model_config) -> list[tuple[int, Design]]:
   return rows
 
 
-def scaled(base: Design, search_config, phi: float) -> Design:
+def scaled(base: designs.Design, search_config, phi: float) -> designs.Design:
   """EfficientNet's compound scaling: depth x alpha^phi (rounded up), width x beta^phi."""
   depth = search_config.depth_coefficient ** phi
   width = search_config.width_coefficient ** phi
@@ -153,12 +104,12 @@ def scaled(base: Design, search_config, phi: float) -> Design:
                        channels=tuple(max(1, round(c * width)) for c in base.channels))
 
 
-def compound(search_config, model_config) -> list[tuple[int, Design, float]]:
+def compound(search_config, model_config) -> list[tuple[int, designs.Design, float]]:
   """(parameters, design, phi) down the scaling path of config.model, from the largest phi
   (a multiple of phi_step) whose design fits config.model.max_params: `rows` distinct designs.
   """
   s, budget = search_config, model_config.max_params
-  base = Design.of(model_config)
+  base = designs.Design.of(model_config)
   counts = {}
 
   def size(k: int) -> int:  # Parameters at phi = k * phi_step; they never fall as k grows.

@@ -31,7 +31,7 @@ import optuna
 import sqlalchemy
 from absl import logging
 
-from resnet_jax import (console, models, parallel, preemption, run_config, search,
+from resnet_jax import (designs, models, parallel, preemption, run_config, search,
                         search_report, train, trials, validation, workdir_lock)
 from resnet_jax.errors import ConfigError, NonFiniteLoss
 
@@ -65,7 +65,7 @@ class Space:
     self.config, self.search = config, config.search
     self.metric = config.search.objective.removeprefix('val_')
 
-  def sample(self, trial: optuna.Trial) -> tuple[search.Design, dict[str, float]]:
+  def sample(self, trial: optuna.Trial) -> tuple[designs.Design, dict[str, float]]:
     """The trial's design and recipe ({config field: value})."""
     s = self.search
     n = trial.suggest_categorical('num_layers', s.num_layers)
@@ -76,10 +76,10 @@ class Space:
     pool = trial.suggest_categorical('pool', s.pool)
     recipe = {field: trial.suggest_float(name, *s[name], log=log)
               for name, field, log in RECIPE if s[name]}
-    return search.Design(channels=tuple(c1 * 2 ** i for i in range(n)), pool=pool,
+    return designs.Design(channels=tuple(c1 * 2 ** i for i in range(n)), pool=pool,
                          **per_layer), recipe
 
-  def refusal(self, design: search.Design) -> str | None:
+  def refusal(self, design: designs.Design) -> str | None:
     """Why `design` is not trained, or None: a pool wider than its last feature map, or more
     parameters than the budget (counted, not built)."""
     side = search.final_size(len(design.blocks))
@@ -91,30 +91,29 @@ class Space:
       return f'{count:,} parameters, over the budget of {budget:,}'
     return None
 
-  def smallest(self) -> search.Design:
+  def smallest(self) -> designs.Design:
     """The design with the fewest parameters; refuses (ConfigError) a space with nothing to
     train: no pool fits, or even that design is over the budget. Each depth's smallest design
     is validated as a model too."""
     s, budget = self.search, self.config.model.max_params
-    designs = [search.Design((min(s.blocks),) * n, tuple(min(s.channels) * 2 ** i
-                                                         for i in range(n)),
-                             (min(s.conv_kernel),) * n, (min(s.skip_kernel),) * n, pool)
-               for n in s.num_layers for pool in s.pool if pool <= search.final_size(n)]
-    if not designs:
+    candidates = [designs.Design((min(s.blocks),) * n,
+                                 tuple(min(s.channels) * 2 ** i for i in range(n)),
+                                 (min(s.conv_kernel),) * n, (min(s.skip_kernel),) * n, pool)
+                  for n in s.num_layers for pool in s.pool if pool <= search.final_size(n)]
+    if not candidates:
       raise search.no_pool_error(s)
-    for design in designs:
+    for design in candidates:
       validation.check_design(design.apply(self.config).model)
-    count, design = min((search.count_params(d, self.config.model), d) for d in designs)
+    count, design = min((search.count_params(d, self.config.model), d) for d in candidates)
     if budget and count > budget:
       raise ConfigError(
           f'no design from config.search fits the budget of {budget:,} parameters '
           f'(config.model.max_params): the smallest, '
-          f'{console.design(design.apply(self.config).model)}, has {count:,}; allow smaller '
-          'designs or raise the budget')
+          f'{design.text}, has {count:,}; allow smaller designs or raise the budget')
     return design
 
 
-def trial_config(config, design: search.Design, recipe: dict[str, float], **changes):
+def trial_config(config, design: designs.Design, recipe: dict[str, float], **changes):
   """The run config of a trial: `config` with the design, the recipe and `changes` (flattened
   fields: {'num_epochs': 30.0})."""
   config = design.apply(config)
@@ -320,7 +319,7 @@ class Objective:
       trial.set_user_attr('slot', trial.number)
     design, recipe = self.space.sample(trial)
     config = trial_config(self.config, design, recipe)
-    trial.set_user_attr('design', console.design(config.model))
+    trial.set_user_attr('design', designs.Design.of(config.model).text)
     if (reason := self.space.refusal(design)) is not None:
       self.refusals_in_a_row += 1
       self._refuse(trial, reason)

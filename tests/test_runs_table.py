@@ -16,7 +16,7 @@ import time
 import pytest
 from clu import metric_writers
 
-from resnet_jax import (cli, console, defaults, models, run_config, run_record, runs_table,
+from resnet_jax import (cli, defaults, designs, models, run_config, run_record, runs_table,
                         workdir_lock)
 from resnet_jax.errors import ConfigError
 from tests.helpers import ROOT, launch, tiny_config, write_cifar_python
@@ -83,7 +83,7 @@ def test_every_run_gets_a_row_with_what_its_workdir_tells(runs):
       'old': 'finished', 'running': 'running'}
   finished = by_run['finished']
   model = models.create_model(tiny_config().model)
-  assert finished['design'] == console.design(tiny_config().model)
+  assert finished['design'] == designs.Design.of(tiny_config().model).text
   assert finished['parameters'] == models.trainable_params(model)
   assert finished['mflops'] == pytest.approx(models.flops_per_image(model) / 1e6)
   assert by_run['search/B=1,1 C=8,16']['parameters'] > finished['parameters']

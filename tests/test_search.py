@@ -8,7 +8,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from resnet_jax import data_sources, defaults, models, search, study, validation
+from resnet_jax import data_sources, defaults, designs, models, search, study, validation
 from resnet_jax.errors import ConfigError
 from tests.helpers import command_line_config, tiny_config, write_cifar_python
 
@@ -19,7 +19,7 @@ def search_config(**overrides):
   return config
 
 
-def model_count(design: search.Design, config) -> int:
+def model_count(design: designs.Design, config) -> int:
   return models.trainable_params(models.create_model(design.apply(config).model))
 
 
@@ -81,7 +81,7 @@ def test_preview_lists_the_largest_designs_within_budget():
 @pytest.mark.parametrize('name,depth', [('resnet24', 24), ('resnet14_c128', 14),
                                         ('resnet24_c50', 24), ('resnet12', 12)])
 def test_depth_counts_as_the_source_designs_are_named(name, depth):
-  assert search.Design.of(importlib.import_module(f'configs.{name}').get_config().model
+  assert designs.Design.of(importlib.import_module(f'configs.{name}').get_config().model
                           ).depth == depth
 
 
@@ -99,7 +99,7 @@ def test_compound_scaling_stops_at_the_last_step_within_budget(blocks, channels)
   rows = search.compound(config.search, config.model)
   count, design, phi = rows[0]
   assert count == model_count(design, config) <= 5_000_000
-  base = search.Design.of(config.model)
+  base = designs.Design.of(config.model)
   assert design == search.scaled(base, config.search, phi)
   over = search.scaled(base, config.search, phi + config.search.phi_step)
   assert model_count(over, config) > 5_000_000
