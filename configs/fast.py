@@ -15,11 +15,11 @@ within 60 s, 93.5% within 3 minutes; `benchmarks/launch_runs.py` measures it). H
 and the techniques were chosen, with their CPU proxy runs: README.md, "Training techniques".
 """
 
-from configs import default
+from resnet_jax import defaults
 
 
 def get_config():
-  config = default.get_config()
+  config = defaults.get_config()
   config.model.blocks = (1, 1, 4)
   config.model.activation = 'gelu'
   config.model.dirac_init = True

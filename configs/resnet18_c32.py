@@ -14,11 +14,11 @@ measured yet):
       --config.half_precision=True --config.data.dir=path/to/cifar10_jpeg
 """
 
-from configs import default
+from resnet_jax import defaults
 
 
 def get_config():
-  config = default.get_config()
+  config = defaults.get_config()
   config.model.blocks = (2, 2, 2, 2)
   config.model.channels = (32, 64, 128, 256)
   config.optimizer.learning_rate = 0.01

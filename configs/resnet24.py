@@ -23,7 +23,7 @@ pick one after a colon:
   python launch.py --config configs/resnet24.py:mixup --workdir runs/resnet24_mixup
 """
 
-from configs import default
+from resnet_jax import defaults
 
 _ADADELTA = {'optimizer.name': 'adadelta', 'optimizer.learning_rate': 1.0,
              'optimizer.schedule': 'constant'}
@@ -36,7 +36,7 @@ PRESETS = {  # Name after the colon -> the fields it changes.
 
 
 def get_config(preset: str = ''):
-  config = default.get_config()
+  config = defaults.get_config()
   config.augment.cutout = 8
   config.optimizer.learning_rate = 0.01
   if preset and preset not in PRESETS:

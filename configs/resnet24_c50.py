@@ -12,11 +12,11 @@ its loss chooses the checkpoint.
 Source's figure: none recorded with this design. Measured here: not measured yet.
 """
 
-from configs import default
+from resnet_jax import defaults
 
 
 def get_config():
-  config = default.get_config()
+  config = defaults.get_config()
   config.model.blocks = (5, 3, 2, 1)
   config.model.channels = (50, 100, 200, 400)
   config.model.pool = 4

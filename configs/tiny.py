@@ -10,11 +10,11 @@ accuracy, 55 s from launch to report on a busy 2-core CPU (load 8):
       --config.data.dir=path/to/cifar10_real
 """
 
-from configs import default
+from resnet_jax import defaults
 
 
 def get_config():
-  config = default.get_config()
+  config = defaults.get_config()
   config.model.blocks = (1, 1)
   config.model.channels = (4, 8)
   config.optimizer.learning_rate = 0.05

@@ -133,13 +133,6 @@ def run(config, workdir: str | None = None) -> dict:
   return results
 
 
-def main(config, workdir: str | None = None) -> None:
-  """--mode=benchmark: runs the benchmark and prints its table (on process 0)."""
-  results = run(config, workdir)
-  if jax.process_index() == 0:
-    print(table(results))
-
-
 def table(results: dict) -> str:
   """The results as a small markdown table under a line saying what ran where."""
   ratio = results['input_pipeline_images_per_sec'] / results['train_step_images_per_sec']

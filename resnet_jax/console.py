@@ -1,14 +1,13 @@
 """What a run prints to the console: a set-up line, a progress bar per epoch, one line of metrics
-per epoch and a closing block. TensorBoard gets every metric through clu's writer; this module
-only decides what a person reads.
+per epoch and a closing block. TensorBoard gets every metric through `event_files`; this module
+only decides what a person reads of a training run.
 
 The training loop calls, on process 0 (`Progress(enabled=False)` elsewhere):
   print(setup_line(...))              once, before the first step;
   progress.update(step)               at any step boundaries: every step or every chunk of steps;
   progress.end_epoch(metrics)         after an epoch's evaluation (and after the last, partial one);
   print(closing_block(...))           after the final reports.
-`quiet_logging()` (from launch.py) removes third-party INFO chatter from the log; `print_summary`
-is --mode=summary.
+`quiet_logging()` (from the command line, `cli`) removes third-party INFO chatter from the log.
 """
 
 import logging as py_logging
@@ -16,10 +15,7 @@ import os
 import sys
 import time
 
-import jax
 from absl import logging
-
-from resnet_jax import cpu_tuning, models, validation
 
 BAR_WIDTH = 24
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep  # resnet_jax's own log records.
@@ -210,20 +206,6 @@ class Progress:
     self.stream.write(('\r\x1b[K' if self._bar_open else '') + line + '\n')
     self.stream.flush()
     self._bar_open, self._shown_at = False, None if self.tty else self.clock()
-
-
-def print_summary(config) -> None:
-  """--mode=summary: the layer table and the trainable parameter count of a valid design (one
-  over the budget is shown, with a note)."""
-  validation.check_design(config.model)
-  table, count = models.layer_table(models.create_model(
-      config.model, relu=cpu_tuning.relu_form(config.model.relu)))
-  budget = config.model.max_params
-  if jax.process_index() == 0:
-    print(table)
-    print(f'Trainable parameters: {count:,}' + (
-        f', over the budget of {budget:,} (config.model.max_params): training refuses it'
-        if budget and count > budget else ''))
 
 
 def run_paths(workdir: str) -> dict[str, str]:

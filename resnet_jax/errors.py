@@ -3,7 +3,11 @@ raise them."""
 
 
 class ConfigError(ValueError):
-  """A mistake in the config, flags or data: exit status 2."""
+  """A mistake in the config, the flags or the data's location or layout: exit status 2."""
+
+
+class InputError(ValueError):
+  """Images or labels given to a trained model that it cannot take: exit status 2."""
 
 
 class NonFiniteLoss(Exception):

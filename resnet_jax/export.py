@@ -53,15 +53,3 @@ def write(model, directory: str | None = None) -> str:
   atomic_files.write(paths[1], json.dumps(description, indent=2) + '\n')
   return paths[0]
 
-
-def run(workdir: str, output: str | None = None, checkpoint: str = 'default') -> str:
-  """--mode=export: exports the run in `workdir` at `checkpoint` into the folder `output`
-  (default `<workdir>/export`); prints what it wrote."""
-  from resnet_jax import trained  # pylint: disable=g-import-not-at-top
-  model = trained.load(workdir, checkpoint)
-  path = model.export(output)
-  print(f'Exported the checkpoint of step {model.step} ({model.checkpoint}) for '
-        f'{" and ".join(PLATFORMS)} to {path} ({os.path.getsize(path):,} bytes), with '
-        f'{os.path.join(os.path.dirname(path), "model.json")}: it runs with JAX alone '
-        '(see README, "Using a trained model").')
-  return path

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from resnet_jax import cifar10
-from resnet_jax.errors import ConfigError
+from resnet_jax.errors import InputError
 
 # A folder's files with these endings are read as pictures; others (notes, .npy) are skipped.
 EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp', '.tif', '.tiff')
@@ -35,13 +35,13 @@ def to_model_input(picture: Image.Image) -> np.ndarray:
 
 
 def read_picture(path: str) -> np.ndarray:
-  """The picture in file `path` as uint8 (32, 32, 3); a ConfigError if it is not a whole one."""
+  """The picture in file `path` as uint8 (32, 32, 3); a InputError if it is not a whole one."""
   try:
     with Image.open(path) as picture:
       picture.load()  # Decodes it all: a truncated file fails here, not later.
       return to_model_input(picture)
   except (OSError, ValueError, Image.DecompressionBombError) as e:
-    raise ConfigError(f'{path} is not a readable image ({type(e).__name__}: '
+    raise InputError(f'{path} is not a readable image ({type(e).__name__}: '
                       f'{str(e).splitlines()[0] if str(e) else "no details"})') from None
 
 
@@ -50,14 +50,14 @@ def read_array(path: str) -> np.ndarray:
   try:
     images = np.load(path, allow_pickle=False)
   except (OSError, ValueError) as e:
-    raise ConfigError(f'{path} is not a readable .npy array ({type(e).__name__}: '
+    raise InputError(f'{path} is not a readable .npy array ({type(e).__name__}: '
                       f'{str(e).splitlines()[0] if str(e) else "no details"})') from None
   expected = (cifar10.IMAGE_SHAPE, 'N, ' + ', '.join(map(str, cifar10.IMAGE_SHAPE)))
   if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != expected[0]:
-    raise ConfigError(f'{path} holds {images.dtype} of shape {images.shape}; expected uint8 '
+    raise InputError(f'{path} holds {images.dtype} of shape {images.shape}; expected uint8 '
                       f'images of shape ({expected[1]}), RGB pixels 0..255')
   if not len(images):
-    raise ConfigError(f'{path} holds no images (shape {images.shape})')
+    raise InputError(f'{path} holds no images (shape {images.shape})')
   return images
 
 
@@ -69,7 +69,7 @@ def folder_pictures(folder: str) -> list[str]:
     found += [os.path.join(parent, name) for name in sorted(files)
               if name.lower().endswith(EXTENSIONS)]
   if not found:
-    raise ConfigError(f'{folder} holds no images (files ending in {", ".join(EXTENSIONS)})')
+    raise InputError(f'{folder} holds no images (files ending in {", ".join(EXTENSIONS)})')
   return found
 
 
@@ -77,11 +77,11 @@ def read(paths: list[str]) -> tuple[np.ndarray, list[str]]:
   """The images of `paths` (picture files, folders of them, .npy arrays): (uint8 (N, 32, 32, 3),
   a name for each: its file, or `file.npy[i]`)."""
   if not paths:
-    raise ConfigError('no inputs; give image files, folders of images or .npy arrays')
+    raise InputError('no inputs; give image files, folders of images or .npy arrays')
   images, names = [], []
   for path in paths:
     if not os.path.exists(path):
-      raise ConfigError(f'{path} does not exist')
+      raise InputError(f'{path} does not exist')
     if os.path.isdir(path):
       files = folder_pictures(path)
       images += [read_picture(f)[None] for f in files]

@@ -1,6 +1,6 @@
 """The host pipeline: the training images through tf.data, seeded, augmented and normalized.
 
-It walks the data order of `pipelines`; its augmentation draws are functions of (seed, epoch,
+It walks the data order of `data_order`; its augmentation draws are functions of (seed, epoch,
 position), so a run restarted at a given step sees the same batches. Imported only by runs that
 use it (TensorFlow takes seconds to import).
 """
@@ -9,7 +9,7 @@ from typing import Iterator
 
 import numpy as np
 
-from resnet_jax import cifar10, pipelines, tensorflow_runtime
+from resnet_jax import cifar10, data_order, tensorflow_runtime
 
 tf = tensorflow_runtime.load()
 
@@ -107,18 +107,18 @@ def train_batches(images, labels, *, batch_size: int, augment_config, seed: int,
   """This process's rows of every global batch of `batch_size` augmented training images, from
   step `first_step` on, endlessly.
 
-  The batches are `pipelines.epoch_batches`, the device pipeline's; process `process_index` of
+  The batches are `data_order.epoch_batches`, the device pipeline's; process `process_index` of
   `process_count` takes the same slice of each, and each image's augmentation draw is a function
   of (seed, epoch, its position in the epoch), so the run does not depend on the process count.
   """
   local = batch_size // process_count
   rows = slice(process_index * local, (process_index + 1) * local)
   images_t, labels_t = tf.constant(images), tf.constant(labels)
-  steps_per_epoch = pipelines.steps_per_epoch(len(images), batch_size)
+  steps_per_epoch = data_order.steps_per_epoch(len(images), batch_size)
   positions = np.arange(steps_per_epoch * batch_size).reshape(steps_per_epoch, batch_size)
   epoch, skip = divmod(first_step, steps_per_epoch)
   while True:
-    indices = pipelines.epoch_batches(seed, epoch, len(images), batch_size)
+    indices = data_order.epoch_batches(seed, epoch, len(images), batch_size)
     epoch_seed = tf.random.experimental.stateless_fold_in([seed, 0], epoch)
 
     def example(position, index, epoch_seed=epoch_seed):

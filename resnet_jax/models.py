@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from clu import parameter_overview
 
-from resnet_jax import cifar10
+from resnet_jax import cifar10, cpu_tuning
 ACTIVATIONS = ('relu', 'gelu')
 
 
@@ -188,15 +188,15 @@ def per_layer(value, num_layers: int) -> tuple[int, ...]:
   return tuple(value) if isinstance(value, (tuple, list)) else (value,) * num_layers
 
 
-def create_model(model_config, *, relu: str = 'max', dtype=jnp.float32) -> ResNet:
-  """The ResNet that `config.model` describes (validate it first: `validation.check_model`).
+def create_model(model_config, *, half_precision: bool = False) -> ResNet:
+  """The ResNet that `config.model` describes (validate it first: `validation.check_model`): the
+  one place a model is built from a config.
 
-  `relu` is the ReLU form (`RELUS`), which a run takes from config.model.relu resolved for its
-  backend by `cpu_tuning.relu_form`; either form has the same values and parameters. Unused
-  under activation='gelu'.
+  Its ReLU form (`RELUS`) is config.model.relu resolved for the backend (`cpu_tuning.relu_form`;
+  either form has the same values and parameters); `half_precision` computes in bf16.
   """
-  activation = (functools.partial(nn.gelu, approximate=False)
-                if model_config.activation == 'gelu' else RELUS[relu])
+  activation = (functools.partial(nn.gelu, approximate=False) if model_config.activation == 'gelu'
+                else RELUS[cpu_tuning.relu_form(model_config.relu)])
   n = len(model_config.blocks)
   return ResNet(blocks=tuple(model_config.blocks), channels=tuple(model_config.channels),
                 conv_kernels=per_layer(model_config.conv_kernel, n),
@@ -207,7 +207,7 @@ def create_model(model_config, *, relu: str = 'max', dtype=jnp.float32) -> ResNe
                 whitening=model_config.whitening,
                 kernel_init=(dirac_init() if model_config.dirac_init
                              else nn.linear.default_kernel_init),
-                dtype=dtype)
+                dtype=jnp.bfloat16 if half_precision else jnp.float32)
 
 
 def abstract_variables(model: ResNet):

@@ -57,8 +57,11 @@ def replicate(tree, mesh):
 
 
 def put_global(tree, sharding: NamedSharding):
-  """Global arrays from host arrays that every process holds in full (each copies its part)."""
+  """Global arrays from host arrays that every process holds in full (each copies its part).
+  Arrays already laid out so are returned as they are (no copy)."""
   def put(array):
+    if isinstance(array, jax.Array) and array.sharding.is_equivalent_to(sharding, array.ndim):
+      return array
     array = np.asarray(array)
     return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
   return jax.tree.map(put, tree)

@@ -1,9 +1,8 @@
-"""Where training batches are made, decided here and nowhere else, and the one data order.
+"""Where training batches are made, decided here and nowhere else.
 
-Both pipelines walk the same data order: epoch e is the seeded permutation of the training set
-(`epoch_order`) cut into `steps_per_epoch` global batches (the remainder is left out), whatever the
-number of devices and processes; every augmentation draw is a function of (seed, epoch, position
-in the epoch). So switching pipelines, devices or hosts keeps the images and their order.
+Both pipelines walk the one data order (`data_order`), and every augmentation draw is a function
+of (seed, epoch, position in the epoch), so switching pipelines, devices or hosts keeps the images
+and their order.
 - device: the training set is on every device; each step gathers its batch by index and augments
   it inside the jitted step (`device_data`), so no Python runs between steps.
 - host: tf.data on the CPU augments, on each process, the rows of every global batch that its
@@ -13,7 +12,7 @@ in the epoch). So switching pipelines, devices or hosts keeps the images and the
 import jax
 import numpy as np
 
-from resnet_jax import device_data, parallel
+from resnet_jax import data_order, device_data, parallel
 from resnet_jax.errors import ConfigError
 
 CHOICES = ('auto', 'device', 'host')
@@ -40,22 +39,6 @@ def check(config) -> None:
                       'which config.data.pipeline=host and random perspective rule out')
 
 
-def steps_per_epoch(num_images: int, batch_size: int) -> int:
-  """Full global batches in an epoch; the remainder of the permutation is left out."""
-  return num_images // batch_size
-
-
-def epoch_order(seed: int, epoch: int, num_images: int) -> np.ndarray:
-  """The seeded permutation of the training set that epoch `epoch` walks through."""
-  return np.random.default_rng([seed, epoch]).permutation(num_images).astype(np.int32)
-
-
-def epoch_batches(seed: int, epoch: int, num_images: int, batch_size: int) -> np.ndarray:
-  """Dataset indices of every global batch of epoch `epoch`: (steps_per_epoch, batch_size)."""
-  steps = steps_per_epoch(num_images, batch_size)
-  return epoch_order(seed, epoch, num_images)[:steps * batch_size].reshape(steps, batch_size)
-
-
 class DeviceFeed:
   """Hands each chunk of steps the dataset indices of its batches; the step augments them."""
   name = 'device'
@@ -65,7 +48,7 @@ class DeviceFeed:
     self.dataset = parallel.put_global({'image': images, 'label': labels},
                                        parallel.replicated(mesh))
     self.num_images = len(images)
-    self.steps_per_epoch = steps_per_epoch(len(images), config.batch_size)
+    self.steps_per_epoch = data_order.steps_per_epoch(len(images), config.batch_size)
     self._batches = (None, None)  # (epoch, its batches).
 
   def batch_in_step(self, dataset, row, step):
@@ -78,7 +61,7 @@ class DeviceFeed:
     """(dataset, indices of steps `start` .. `end - 1` as `rows` rows, zeros past the end)."""
     epoch, first = divmod(start, self.steps_per_epoch)
     if self._batches[0] != epoch:
-      self._batches = epoch, epoch_batches(self.config.seed, epoch, self.num_images,
+      self._batches = epoch, data_order.epoch_batches(self.config.seed, epoch, self.num_images,
                                            self.config.batch_size)
     indices = np.zeros((rows, self.config.batch_size), np.int32)
     indices[:end - start] = self._batches[1][first:first + end - start]
@@ -93,7 +76,8 @@ class HostFeed:
   def __init__(self, config, mesh, images, labels):
     from resnet_jax import input_pipeline  # TensorFlow: imported only by runs that use it.
     self.config, self.mesh = config, mesh
-    self.steps_per_epoch = steps_per_epoch(len(images), config.batch_size)
+    self.steps_per_epoch = data_order.steps_per_epoch(len(images), config.batch_size)
+    images, labels = np.asarray(images), np.asarray(labels)  # tf.data reads host arrays.
     self._batches = lambda first_step: input_pipeline.train_batches(
         images, labels, batch_size=config.batch_size, augment_config=config.augment,
         seed=config.seed, process_index=jax.process_index(),

@@ -15,11 +15,6 @@ CURVES = {
 }
 
 
-def print_curves(workdir: str) -> None:
-  """--mode=plot: writes the curves of the run in `workdir` and prints their paths."""
-  print('\n'.join(write_curves(workdir)))
-
-
 def write_curves(workdir: str) -> list[str]:
   """Writes curves_{loss,accuracy,learning_rate}.png to `workdir`; returns their paths.
 

@@ -1,5 +1,5 @@
-"""--mode=predict: a trained run's classes and probabilities for a user's images, as a CSV file
-and a short table on the console.
+"""A trained run's classes and probabilities for a user's image files, as a CSV file and a short
+table for the console (--mode=predict).
 
   python launch.py --workdir runs/resnet24 --mode=predict --inputs photos/ more.npy cat.png
 
@@ -7,6 +7,7 @@ See `images` for how pictures are brought to 32x32 RGB.
 """
 
 import csv
+import dataclasses
 import io
 import os
 import time
@@ -55,10 +56,19 @@ def console_table(table: list[dict], shown: int = SHOWN) -> str:
   return '\n'.join(lines)
 
 
-def run(workdir: str, inputs: list[str], output: str | None = None,
-        checkpoint: str = 'default') -> str:
-  """Predicts the images of `inputs` with the run in `workdir`; writes the CSV to `output`
-  (default `<workdir>/predictions.csv`) and prints a table; returns the CSV's path.
+@dataclasses.dataclass(frozen=True)
+class Predictions:
+  rows: list[dict]  # As in the CSV: input, class, probability, top classes.
+  path: str  # The CSV written.
+  seconds: float  # Predicting, compilation included.
+  step: int  # The checkpoint's step, and its folder.
+  checkpoint: str
+
+
+def predict_files(workdir: str, inputs: list[str], output: str | None = None,
+                  checkpoint: str = 'default') -> Predictions:
+  """Predicts the images of `inputs` with the run in `workdir` and writes the CSV to `output`
+  (default `<workdir>/predictions.csv`).
 
   Every input is decoded and checked (and the checkpoint loaded) before anything is written.
   """
@@ -70,8 +80,5 @@ def run(workdir: str, inputs: list[str], output: str | None = None,
   output = output or os.path.join(workdir, FILENAME)
   table = rows(names, probabilities, model.class_names)
   write_csv(output, table)
-  print(console_table(table))
-  print(f'{len(names):,} images in {seconds:.2f} s ({len(names) / seconds:,.0f} images/s, '
-        f'compilation included) by the checkpoint of step {model.step} '
-        f'({model.checkpoint}); all rows, with the top {TOP} classes: {output}')
-  return output
+  return Predictions(rows=table, path=output, seconds=seconds, step=model.step,
+                     checkpoint=model.checkpoint)

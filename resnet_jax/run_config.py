@@ -20,6 +20,18 @@ def save(config, workdir: str) -> str:
   return atomic_files.write(path, config.to_json(indent=2, sort_keys=True) + '\n')
 
 
+def flat(config) -> dict:
+  """The config's fields by their dotted names, as JSON has them (lists for tuples):
+  {'model.blocks': [3, 5, 3], ...}."""
+  def walk(tree, prefix):
+    for name, value in tree.items():
+      if isinstance(value, dict):
+        yield from walk(value, f'{prefix}{name}.')
+      else:
+        yield f'{prefix}{name}', value
+  return dict(walk(json.loads(config.to_json()), ''))
+
+
 def _tuples(value):
   """JSON's lists back to the tuples configs use (blocks, channels, per-layer kernels)."""
   if isinstance(value, dict):
@@ -46,7 +58,7 @@ def load(workdir: str, defaults: ml_collections.ConfigDict | None = None
          ) -> ml_collections.ConfigDict | None:
   """The config saved in `workdir` (locked, like --config's), or None if there is none.
 
-  With `defaults` (configs/default.py's), the saved config is merged onto them, so that a config
+  With `defaults` (`defaults.get_config()`), the saved config is merged onto them, so that a config
   an older version of the project wrote still loads: a field it lacks takes its default, which
   keeps the old behaviour, and a field that no longer exists is dropped, with a warning.
   """

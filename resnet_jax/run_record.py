@@ -21,6 +21,7 @@ from resnet_jax import atomic_files
 FILENAME = 'run.json'
 # How a session ended, when it ended by itself (else it has no outcome).
 FINISHED, STOPPED_EARLY = 'finished', 'stopped early'
+PRUNED = 'pruned'
 
 
 def read(workdir: str) -> dict[str, Any] | None:
@@ -66,11 +67,11 @@ class Session:
     """Training has reached `step`: the session's last sign of life."""
     self._set(last_step=step, last_seen_unix=time.time())
 
-  def end(self, step: int, *, stopped_early: bool) -> None:
-    """The session trained to `step` and ended by itself: finished, or stopped early."""
+  def end(self, step: int, *, outcome: str = FINISHED) -> None:
+    """The session trained to `step` and ended by itself: finished, stopped early, or pruned (a
+    search's pruner stopped the trial)."""
     now = _now()
-    self._set(last_step=step, last_seen_unix=now['unix'], ended=now['time'],
-              outcome=STOPPED_EARLY if stopped_early else FINISHED)
+    self._set(last_step=step, last_seen_unix=now['unix'], ended=now['time'], outcome=outcome)
 
   def _set(self, **fields) -> None:
     if self.enabled:

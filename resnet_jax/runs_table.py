@@ -9,6 +9,7 @@ or compiles anything; it is written as runs.csv, runs.md and runs.png into the f
 
 import csv
 import io
+import json
 import os
 from typing import Any
 
@@ -85,9 +86,10 @@ def run_row(folder: str, workdir: str, defaults=None, cache: dict | None = None)
     row['best_test_accuracy'] = max(accuracy.values())
     row['final_test_accuracy'] = accuracy[max(accuracy)]
   else:
-    report = console.read_results(workdir).get('test')
-    if report:
-      row['final_test_accuracy'] = report['accuracy']
+    report = os.path.join(workdir, 'report.json')  # A search's pick: tested once, at the end.
+    if os.path.exists(report):
+      with open(report) as f:
+        row['final_test_accuracy'] = json.load(f)['accuracy']
 
   running = workdir_lock.is_held(workdir)
   if record:
@@ -198,13 +200,3 @@ def write(folder: str, rows: list[dict[str, Any]]) -> list[str]:
   report_pictures.save(scatter(rows), paths[2])
   return paths
 
-
-def run(workdir: str, defaults=None) -> list[dict[str, Any]]:
-  """`--mode=runs`: prints the table of the runs under the folder `workdir` (any depth) and
-  writes its files there."""
-  rows = build(workdir, defaults)
-  paths = write(workdir, rows)
-  print(text_table(rows))
-  print(f'{len(rows)} run{"s" if len(rows) > 1 else ""}, best test accuracy first: '
-        + ', '.join(paths))
-  return rows

@@ -1,22 +1,20 @@
 """Designs under the parameter budget: a grid over (N, B_i, C_i, F_i, K_i, P), or compound scaling.
 
-`--mode=search` lists the designs that fit `config.model.max_params`, the largest first, with
-their FLOPs per image and depth, and can train the top few briefly: each a normal run in
-`<workdir>/<design>`, so running the search again resumes or extends them.
+The design space that `study` samples trials from, each design's exact parameter count (no model
+is built for it), and the preview (`--config.search.preview=True`): the designs that fit
+`config.model.max_params`, the largest first, with their FLOPs per image and depth.
 """
 
 import copy
 import functools
 import itertools
 import math
-import os
 import time
 from typing import NamedTuple
 
-import jax
 from absl import logging
 
-from resnet_jax import cifar10, cpu_tuning, models, train, validation
+from resnet_jax import cifar10, models, validation
 from resnet_jax.errors import ConfigError
 
 
@@ -90,10 +88,22 @@ def count_params(design: Design, model_config) -> int:
   return twin + sum((b - 2) * r for b, r in zip(design.blocks, repeated))
 
 
+def final_size(num_layers: int) -> int:
+  """The side of the last feature map of an N-layer design (each layer after the first halves
+  it)."""
+  return math.ceil(cifar10.IMAGE_SHAPE[0] / 2 ** (num_layers - 1))
+
+
 def _pools(pool_choices, num_layers: int) -> list[int]:
   """The pool sizes that fit the last feature map of an N-layer design."""
-  final_size = math.ceil(cifar10.IMAGE_SHAPE[0] / 2 ** (num_layers - 1))
-  return [p for p in pool_choices if p <= final_size]
+  return [p for p in pool_choices if p <= final_size(num_layers)]
+
+
+def no_pool_error(search_config) -> ConfigError:
+  s = search_config
+  return ConfigError(f'config.search.pool={s.pool!r}: no pool size fits the last feature map '
+                     f'of any design with config.search.num_layers={s.num_layers!r} (with N '
+                     'layers it is 32 / 2^(N-1) pixels wide); add 0 for global pooling')
 
 
 def num_grid_designs(search_config) -> int:
@@ -113,9 +123,7 @@ def grid(search_config, model_config) -> list[tuple[int, Design]]:
   s, budget = search_config, model_config.max_params
   total = num_grid_designs(s)
   if not total:
-    raise ConfigError(f'config.search.pool={s.pool!r}: no pool size fits the last feature map '
-                      f'of any design with config.search.num_layers={s.num_layers!r} (with N '
-                      'layers it is 32 / 2^(N-1) pixels wide); add 0 for global pooling')
+    raise no_pool_error(s)
   if total > s.max_designs:
     raise ConfigError(f'the search ranges give {total:,} designs, more than '
                       f'config.search.max_designs={s.max_designs:,}; narrow the ranges '
@@ -186,16 +194,11 @@ def compound(search_config, model_config) -> list[tuple[int, Design, float]]:
   return rows
 
 
-def run(config, workdir: str | None, config_file: str | None = None) -> list[dict]:
-  """Lists the designs, proxy-trains the top `train_top`, prints the table; returns its rows.
-
-  `config_file` (as given to --config) completes the printed command that trains the first.
-  """
+def preview(config) -> tuple[str, list[dict]]:
+  """The designs by size, largest first (config.search.preview): a title and the rows
+  ({'params', 'design', 'phi', 'flops'}), the first config.search.rows of them."""
   validation.check_search(config)
   s = config.search
-  if s.train_top and not workdir:
-    raise ConfigError('--workdir is required to train designs (config.search.train_top='
-                      f'{s.train_top}); each trains in <workdir>/<design>')
   start = time.time()
   fit = (f'within {config.model.max_params:,} parameters' if config.model.max_params
          else 'with no parameter budget')
@@ -210,50 +213,28 @@ def run(config, workdir: str | None, config_file: str | None = None) -> list[dic
   found.sort(key=lambda row: (-row[0], row[1]))
   found = found[:s.rows or None]
   rows = [{'params': count, 'design': design, 'phi': phi} for count, design, phi in found]
-  proxies = [row['design'].apply(proxy_config(config)) for row in rows[:s.train_top]]
-  for proxy in proxies:  # Every run's settings, before the first run starts.
-    validation.check_config(proxy, num_devices=jax.device_count(),
-                            process_count=jax.process_count())
   counted = time.time() - start
   for row in rows:
-    row['flops'] = models.flops_per_image(models.create_model(
-        row['design'].apply(config).model, relu=cpu_tuning.relu_form(config.model.relu)))
-  logging.info('Search: designs counted in %.1fs, FLOPs of %d in %.1fs.', counted, len(rows),
+    row['flops'] = models.flops_per_image(models.create_model(row['design'].apply(config).model))
+  logging.info('Preview: designs counted in %.1fs, FLOPs of %d in %.1fs.', counted, len(rows),
                time.time() - start - counted)
-  for row, proxy in zip(rows, proxies):
-    run_dir = os.path.join(workdir, row['design'].name)
-    logging.info('Proxy training %s in %s.', row['design'].name, run_dir)
-    train.train_and_evaluate(proxy, run_dir)
-    results = train.evaluate_checkpoint(proxy, run_dir)
-    row.update(test_accuracy=results['accuracy'], test_loss=results['loss'])
-  if jax.process_index() == 0:
-    print(f'{title}; largest first:')
-    print(table(rows))
-    if s.train_top:
-      print(f'Proxy runs: {s.train_epochs} epochs on {s.train_fraction:g} of the training set, '
-            f'each in {os.path.join(workdir, "<design>")}.')
-    first = rows[0]['design']
-    print(f'Train the first: python launch.py --config {config_file} --workdir runs/{first.name} '
-          f'{first.overrides()}' if config_file else
-          f'Train the first: your config plus {first.overrides()}')
-  return rows
+  return title, rows
 
 
-def proxy_config(config):
-  """The config of a short proxy run: fewer epochs on a fraction of the training set."""
-  config = copy.deepcopy(config)
-  config.num_epochs = config.search.train_epochs
-  config.data.train_fraction = config.search.train_fraction
-  return config
+def preview_text(title: str, rows: list[dict], config_file: str | None = None) -> str:
+  """The preview for a person: the title, the table and the command that trains the first
+  (`config_file` as given to --config)."""
+  first = rows[0]['design']
+  command = (f'python launch.py --config {config_file} --workdir runs/{first.name} '
+             f'{first.overrides()}' if config_file else f'your config plus {first.overrides()}')
+  return f'{title}; largest first:\n{table(rows)}\nTrain the first: {command}'
 
 
 def table(rows: list[dict]) -> str:
-  """Rows as an aligned text table; proxy-training and phi columns where rows have them."""
+  """Rows as an aligned text table; a phi column where rows have one."""
   columns = ['#', 'params', 'MFLOPs/image', 'depth', 'N', 'B', 'C', 'F', 'K', 'P']
   if any(row['phi'] is not None for row in rows):
     columns.append('phi')
-  if any('test_accuracy' in row for row in rows):
-    columns += ['proxy test acc', 'proxy test loss']
   lines = [columns]
   for i, row in enumerate(rows, 1):
     f = row['design'].fields()
@@ -262,9 +243,6 @@ def table(rows: list[dict]) -> str:
             f['skip_kernel'], f['pool']]
     if 'phi' in columns:
       line.append(f'{row["phi"]:g}')
-    if 'proxy test acc' in columns:
-      line += ([f'{row["test_accuracy"]:.4f}', f'{row["test_loss"]:.4f}']
-               if 'test_accuracy' in row else ['', ''])
     lines.append(line)
   widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
   return '\n'.join('  '.join(cell.rjust(w) if j < 4 else cell.ljust(w)

@@ -18,7 +18,7 @@ import optax
 from clu import metrics
 from flax.training import train_state
 
-from resnet_jax import cifar10, cpu_tuning, device_data, mixing, models, optim, parallel
+from resnet_jax import cifar10, device_data, mixing, models, optim, parallel
 
 class TrainState(train_state.TrainState):
   batch_stats: Any
@@ -192,8 +192,7 @@ def build(config, mesh, *, steps_per_epoch: int, num_steps: int,
   """
   # Under half precision it computes in bf16; parameters, BatchNorm statistics and the logits
   # (so the loss) stay fp32.
-  model = models.create_model(config.model, relu=cpu_tuning.relu_form(config.model.relu),
-                              dtype=jnp.bfloat16 if config.half_precision else jnp.float32)
+  model = models.create_model(config.model, half_precision=config.half_precision)
   learning_rate_fn = optim.learning_rate_schedule(config.optimizer, steps_per_epoch,
                                                   config.num_epochs)
   step = functools.partial(

@@ -35,14 +35,16 @@ def _next_multiple(step: int, every: int) -> int:
 class Trainer:
   """Everything a run needs, built from a validated config: data on the devices, compiled steps.
 
-  `data` replaces the config's source with {'train': (images, labels), 'test': ...} (uint8
-  images), as the benchmark's synthetic data does.
+  `data` replaces the config's source with {'train': (images, labels), 'val': ..., 'test': ...}
+  (uint8 images; any of the splits), as the benchmark's synthetic data does. Its arrays may be
+  on the devices already (a search's worker places them once, for all its trials): they are then
+  used as they are.
   """
 
   def __init__(self, config, mesh, *, with_train_data: bool = True, data=None):
     self.config, self.mesh = config, mesh
     self.pipeline = pipelines.choose(config)
-    data = data or self._load(with_train_data)
+    data = data or load_splits(config, with_train_data=with_train_data)
     self.num_val = len(data['val'][0]) if 'val' in data else 0
     replicated = parallel.replicated(mesh)
     self.eval_sets = {}
@@ -71,19 +73,6 @@ class Trainer:
     self.steps = steps.build(config, mesh, steps_per_epoch=self.steps_per_epoch,
                              num_steps=self.num_steps,
                              batch_in_step=self.feed and self.feed.batch_in_step)
-
-  def _load(self, with_train_data: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The config's splits, whole on every process: uint8 images and int32 labels."""
-    config = self.config
-    data = {'test': data_sources.load_split(config.data, 'test')}
-    if with_train_data:
-      data['train'] = data_sources.load_split(config.data, 'train',
-                                              fraction=config.data.train_fraction)
-      val_fraction = early_stopping.validation_fraction(config)
-      if val_fraction:
-        data['train'], data['val'] = data_sources.split_validation(
-            *data['train'], val_fraction, config.seed)
-    return data
 
   def initial_state(self) -> steps.TrainState:
     return self.steps.init_state(self._whitening_kernel)
@@ -138,7 +127,7 @@ class Trainer:
   def evaluate_all(self, state: steps.TrainState) -> dict[str, dict[str, Any]]:
     """Summaries of every eval split, and of the test split with the EMA weights if kept."""
     results = {split: eval_summary(self.evaluate(state, split)) for split in self.eval_sets}
-    if state.ema is not None:
+    if state.ema is not None and 'test' in self.eval_sets:
       results['test_ema'] = eval_summary(self.evaluate(steps.ema_weights(state)))
     return results
 
@@ -163,6 +152,21 @@ class Trainer:
     return summaries
 
 
+def load_splits(config, *, with_train_data: bool = True, with_test: bool = True
+                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """The config's splits, whole on every process: uint8 images and int32 labels. 'train' and,
+  if the config holds some of it out, 'val' (`with_train_data`); 'test' (`with_test`)."""
+  data = {'test': data_sources.load_split(config.data, 'test')} if with_test else {}
+  if with_train_data:
+    data['train'] = data_sources.load_split(config.data, 'train',
+                                            fraction=config.data.train_fraction)
+    val_fraction = early_stopping.validation_fraction(config)
+    if val_fraction:
+      data['train'], data['val'] = data_sources.split_validation(
+          *data['train'], val_fraction, config.seed)
+  return data
+
+
 def _local_copy(replicated: jax.Array) -> np.ndarray:
   """A replicated global array on this host (each process holds all of it)."""
   return np.asarray(replicated.addressable_data(0))
@@ -178,25 +182,33 @@ def eval_summary(eval_metrics: steps.EvalMetrics) -> dict[str, Any]:
           'num_images': int(confusion.sum()), 'confusion_matrix': confusion.tolist()}
 
 
-def train_and_evaluate(config, workdir: str) -> steps.TrainState:
+def train_and_evaluate(config, workdir: str, *, data=None, on_epoch=None,
+                       started: float | None = None) -> steps.TrainState:
   """Trains (resuming from the newest checkpoint in `workdir`), evaluates, checkpoints.
 
   At the end it writes the test reports (of the best checkpoint, with early stopping) and the
   curves to `workdir`. Raises `preemption.Preempted` after checkpointing on SIGTERM / SIGINT,
   and `NonFiniteLoss` (saving nothing more) on a non-finite loss unless
   `config.nonfinite_loss == 'skip'`.
+
+  A search's trial passes `data` (the splits, as `Trainer` takes them: without 'test', so
+  selection never sees the test set, and no test report is written), `on_epoch(epoch, results)`,
+  called after each epoch's evaluation with `Trainer.evaluate_all`'s results, which returns
+  True to stop the run there (its pruner: the run is checkpointed and recorded as pruned), and
+  `started`, the Unix time its start-up counts from (default: the process's launch).
   """
   mesh = parallel.make_mesh()
   validation.check_config(config, num_devices=mesh.size, process_count=jax.process_count())
-  trainer = Trainer(config, mesh)
+  trainer = Trainer(config, mesh, data=data)
   lock = (workdir_lock.exclusive(workdir) if jax.process_index() == 0
           else contextlib.nullcontext())
   with lock, preemption.StopRequest() as stop:
-    return _train(config, workdir, trainer, stop)
+    return _train(config, workdir, trainer, stop, on_epoch=on_epoch,
+                  started=_launched() if started is None else started)
 
 
-def _train(config, workdir, trainer: Trainer,
-           stop: preemption.StopRequest) -> steps.TrainState:
+def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest, *, on_epoch,
+           started: float) -> steps.TrainState:
   profile = profiling.StepTrace(workdir, config.profile_steps, trainer.num_steps)
   manager = checkpoints.create_manager(workdir, config.keep_checkpoints)
   state = trainer.initial_state()
@@ -266,9 +278,11 @@ def _train(config, workdir, trainer: Trainer,
     profile.after_chunk(step, state)
     if startup_secs is None:  # What a user waits before training runs: imports, data, compiling.
       jax.block_until_ready(finite)
-      startup_secs = time.time() - _launched()
+      startup_secs = time.time() - started
       logging.info('Start-up took %.1f s, from launch to the end of the first %s (imports, data '
-                   'loading, compilation).', startup_secs,
+                   'loading, compilation).' if on_epoch is None else
+                   'Start-up took %.1f s, from the trial\'s start to the end of the first %s '
+                   '(building and compiling the steps).', startup_secs,
                    'step' if step - start == 1 else f'{step - start} steps')
       writer.write_scalars(step, {'startup_seconds': startup_secs})
     check_finite()  # The previous chunk's flags: ready by now, while this chunk runs.
@@ -286,7 +300,7 @@ def _train(config, workdir, trainer: Trainer,
       train_metrics, last_log_step, last_log_time = None, step, time.time()
     epoch, epoch_end = divmod(step, trainer.steps_per_epoch)
     epoch_end = epoch_end == 0 or step == trainer.num_steps
-    early_stop, evaluated = False, {}
+    early_stop, pruned, evaluated = False, False, {}
     if epoch_end and (epoch % config.eval_every_epochs == 0 or step == trainer.num_steps):
       results = trainer.evaluate_all(state)
       evaluated = {f'{split}_{k}': r[k] for split, r in results.items()
@@ -296,13 +310,14 @@ def _train(config, workdir, trainer: Trainer,
       if early_stop:
         logging.info('Stopping early after epoch %d: the validation loss was lowest at epoch %d.',
                      epoch, stopper.best_epoch)
+      pruned = on_epoch is not None and on_epoch(epoch, results) and step < trainer.num_steps
     if epoch_end:
       if train_metrics is not None:  # Steps not logged yet: their metrics are the freshest.
         last_train = {f'train_{k}': v for k, v in train_metrics.compute().items()
                       if k in ('loss', 'accuracy')}
       progress.end_epoch(last_train | evaluated)
     stopping = _stop_requested(stop)
-    if (stopping or early_stop or step == trainer.num_steps
+    if (stopping or early_stop or pruned or step == trainer.num_steps
         or (epoch_end and epoch % config.checkpoint_every_epochs == 0)
         or (config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0)):
       check_finite()
@@ -313,19 +328,24 @@ def _train(config, workdir, trainer: Trainer,
     if stopping:
       manager.wait_until_finished()
       raise preemption.Preempted(stop.signum or signal.SIGTERM, step, manager.directory)
-    if early_stop:
+    if early_stop or pruned:
       break
   check_finite()
   manager.wait_until_finished()
   writer.close()
+  outcome = (run_record.PRUNED if pruned else run_record.STOPPED_EARLY if early_stop
+             else run_record.FINISHED)
+  if 'test' not in trainer.eval_sets:  # A search's trial: the search reports it.
+    record.end(step, outcome=outcome)
+    return state
   best = stopper.best_state(state) if stopper else None
   results = (trainer.write_reports(state, workdir, 'the newest checkpoint') if best is None
              else trainer.write_reports(best, workdir, stopper.selected_by()))
-  record.end(step, stopped_early=early_stop)
+  record.end(step, outcome=outcome)
   if jax.process_index() == 0:
     plots.write_curves(workdir)
     print(console.closing_block(
-        results, wall_secs=time.time() - _launched(),
+        results, wall_secs=time.time() - started,
         startup_secs=startup_secs, paths=console.run_paths(workdir),
         tta_views=device_data.num_tta_views(flip=config.tta_flip, shift=config.tta_shift)))
   return state
@@ -339,9 +359,8 @@ def merged(total, more):
 
 
 def _launched() -> float:
-  """When this process started (Unix time): run times count from the launch, imports included.
-  In a process that trains several runs (a search), each later run's times include the earlier
-  ones."""
+  """When this process started (Unix time): a run's times count from the launch, imports
+  included (a search's trials count from their own start)."""
   return psutil.Process().create_time()
 
 
@@ -353,9 +372,10 @@ def _stop_requested(stop: preemption.StopRequest) -> bool:
   return requested
 
 
-def evaluate_checkpoint(config, workdir: str) -> dict[str, Any]:
-  """Test metrics of the newest checkpoint in `workdir` (the best, with early stopping), printed
-  and returned; the reports are written to `workdir` too (--mode=eval)."""
+def evaluate_checkpoint(config, workdir: str, *, note: str = '') -> dict[str, dict[str, Any]]:
+  """Test metrics of the newest checkpoint in `workdir` (the best, with early stopping), as the
+  reports it writes to `workdir` (--mode=eval): {'test': ..., and 'test_ema': ... if kept}. The
+  reports say how the checkpoint was chosen, and `note` (a search's: why it is tested)."""
   mesh = parallel.make_mesh()
   validation.check_config(config, num_devices=mesh.size, process_count=jax.process_count())
   directory = os.path.join(workdir, 'checkpoints')
@@ -375,7 +395,4 @@ def evaluate_checkpoint(config, workdir: str) -> dict[str, Any]:
     best = stopper.best_state(state)
     if best is not None:
       state, selected_by = best, stopper.selected_by()
-  results = trainer.write_reports(state, workdir, selected_by)
-  if jax.process_index() == 0:
-    print(reports.console_summary(results, workdir))
-  return results['test']
+  return trainer.write_reports(state, workdir, f'{selected_by}; {note}' if note else selected_by)

@@ -16,7 +16,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from resnet_jax import cifar10, models, optim, run_config, steps
-from resnet_jax.errors import ConfigError
+from resnet_jax.errors import ConfigError, InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +37,8 @@ class TrainedModel:
 
   @functools.cached_property
   def _model(self) -> models.ResNet:
-    return models.create_model(self.config.model, dtype=_dtype(self.config))
+    return models.create_model(self.config.model,
+                              half_precision=self.config.half_precision)
 
   def probabilities(self, variables, images, tta: bool = True) -> jax.Array:
     """The traceable function that `predict` jits and `export` exports: uint8 images in."""
@@ -73,7 +74,7 @@ class TrainedModel:
     labels = np.asarray(labels)
     probabilities = self.predict(images, tta=tta, batch_size=batch_size)
     if labels.shape != (len(probabilities),):
-      raise ConfigError(f'labels have shape {labels.shape}; expected ({len(probabilities)},), '
+      raise InputError(f'labels have shape {labels.shape}; expected ({len(probabilities)},), '
                         'one per image')
     picked = probabilities[np.arange(len(labels)), labels]
     return {'accuracy': float(np.mean(probabilities.argmax(-1) == labels)),
@@ -99,25 +100,21 @@ class TrainedModel:
 
 
 def check_images(images) -> np.ndarray:
-  """`images` as a uint8 (N, 32, 32, 3) array, or a ConfigError saying what they are instead."""
+  """`images` as a uint8 (N, 32, 32, 3) array, or an InputError saying what they are instead."""
   images = np.asarray(images)
   if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != cifar10.IMAGE_SHAPE:
-    raise ConfigError(f'images are {images.dtype} of shape {images.shape}; expected uint8 '
+    raise InputError(f'images are {images.dtype} of shape {images.shape}; expected uint8 '
                       f'pixels of shape (N, {", ".join(map(str, cifar10.IMAGE_SHAPE))})')
   return images
-
-
-def _dtype(config):
-  return jnp.bfloat16 if config.half_precision else jnp.float32
 
 
 def load(workdir: str, checkpoint: str | int = 'default') -> TrainedModel:
   """The run in `workdir` at `checkpoint`: 'best' (early stopping's, `checkpoints_best`),
   'latest' (the newest in `checkpoints`), a step number, or 'default': what `--mode=eval`
   evaluates, the best with early stopping, else the newest."""
-  from configs import default  # pylint: disable=g-import-not-at-top
+  from resnet_jax import defaults  # pylint: disable=g-import-not-at-top
   workdir = os.path.abspath(os.path.expanduser(workdir))  # Orbax wants absolute paths.
-  config = run_config.load(workdir, defaults=default.get_config())
+  config = run_config.load(workdir, defaults=defaults.get_config())
   if config is None:
     raise ConfigError(f'{workdir} holds no run ({run_config.FILENAME} is missing); give the '
                       'workdir of a trained run')
@@ -161,7 +158,7 @@ def load(workdir: str, checkpoint: str | int = 'default') -> TrainedModel:
 def _state_template(config):
   """The shapes and dtypes of the run's train state, all placed on this process's first device:
   a checkpoint written on any mesh restores onto it."""
-  model = models.create_model(config.model, dtype=_dtype(config))
+  model = models.create_model(config.model, half_precision=config.half_precision)
   schedule = optim.learning_rate_schedule(config.optimizer, 1, config.num_epochs)
   abstract = jax.eval_shape(lambda: steps.create_train_state(config, model, schedule))
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])

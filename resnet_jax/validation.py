@@ -1,6 +1,6 @@
 """Checks of a config before any work starts, each refusal a one-line `ConfigError`.
 
-Every field of configs/default.py has one rule in `RULES` (what kind of value, in what range),
+Every field of resnet_jax/defaults.py has one rule in `RULES` (what kind of value, in what range),
 and the checks walk the config's own fields through them, so a new field cannot go unchecked
 (tests/test_config_schema.py). A locked ConfigDict already refuses a value of another type than
 the default's (a float for an int field, an int for a bool); what gets through, and what the rules
@@ -20,6 +20,9 @@ from resnet_jax import cifar10, models, optim, pipelines
 from resnet_jax.errors import ConfigError
 
 SEARCH_SCALES = ('grid', 'compound')
+SEARCH_OBJECTIVES = ('val_accuracy', 'val_loss')
+SEARCH_SAMPLERS = ('tpe', 'random')
+SEARCH_PRUNERS = ('hyperband', 'halving', 'none')
 MODE_SECTIONS = ('search', 'benchmark')  # Checked by check_search and check_benchmark.
 
 
@@ -84,6 +87,18 @@ def choice(*allowed: str) -> Rule:
 def _ints(value, low: int) -> bool:
   return (isinstance(value, (tuple, list)) and len(value) > 0
           and all(_is_int(v) and v >= low for v in value))
+
+
+def value_range(*, above=None, at_least=None, below=None) -> Rule:
+  """A search range: () (not searched), or two numbers lo,hi with lo < hi, within the bounds."""
+  bounds = number(above=above, at_least=at_least, below=below)
+
+  def accepts(value):
+    return isinstance(value, (tuple, list)) and (not value or (
+        len(value) == 2 and all(bounds.accepts(v) for v in value) and value[0] < value[1]))
+
+  return Rule(accepts, f'expected () (not searched) or two numbers lo,hi with lo < hi, each '
+                       f'{bounds.allowed.removeprefix("must be a number ")}')
 
 
 BOOL = Rule(lambda value: isinstance(value, bool), 'must be True or False')
@@ -167,7 +182,6 @@ RULES = {
         lambda value: (isinstance(value, (tuple, list)) and len(value) == 2
                        and all(_is_int(v) and v >= 0 for v in value)),
         'expected two integers >= 0, (after, count), e.g. 10,5 to trace steps 11-15; 0,0 = off'),
-    'search.scale': choice(*SEARCH_SCALES),
     'search.num_layers': POSITIVE_INTS,
     'search.blocks': POSITIVE_INTS,
     'search.channels': POSITIVE_INTS,
@@ -175,14 +189,25 @@ RULES = {
     'search.skip_kernel': POSITIVE_INTS,
     'search.pool': Rule(lambda value: _ints(value, 0), 'expected a non-empty list of integers '
                         '>= 0 (0 = global average pooling)'),
+    'search.learning_rate': value_range(above=0),
+    'search.weight_decay': value_range(above=0),
+    'search.label_smoothing': value_range(at_least=0, below=1),
+    'search.trials': integer(above=0),
+    'search.objective': choice(*SEARCH_OBJECTIVES),
+    'search.sampler': choice(*SEARCH_SAMPLERS),
+    'search.pruner': choice(*SEARCH_PRUNERS),
+    'search.min_epochs': integer(above=0),
+    'search.reduction_factor': integer(at_least=2),
+    'search.final_epochs': number(at_least=0, note='0 = none: the best trial itself is tested'),
+    'search.storage': TEXT,
+    'search.study_name': TEXT,
+    'search.preview': BOOL,
+    'search.scale': choice(*SEARCH_SCALES),
     'search.max_designs': integer(above=0),
     'search.depth_coefficient': number(at_least=1, note='1 = no scaling in that dimension'),
     'search.width_coefficient': number(at_least=1, note='1 = no scaling in that dimension'),
     'search.phi_step': number(above=0),
     'search.rows': integer(at_least=0),
-    'search.train_top': integer(at_least=0),
-    'search.train_epochs': integer(above=0),
-    'search.train_fraction': SHARE,
     'benchmark.warmup_steps': integer(at_least=0),
     'benchmark.steps': integer(above=0),
     'benchmark.pipeline_batches': integer(above=0),
@@ -201,7 +226,7 @@ def check_fields(config, prefix: str = '', skip: tuple[str, ...] = ()) -> None:
     if isinstance(value, ml_collections.ConfigDict):
       check_fields(value, f'{prefix}{name}.')
     elif f'{prefix}{name}' not in RULES:
-      raise ConfigError(f'config.{prefix}{name} is not a field of configs/default.py; remove it')
+      raise ConfigError(f'config.{prefix}{name} is not a config field; remove it')
     else:
       RULES[f'{prefix}{name}'].check(f'{prefix}{name}', value)
 
@@ -279,20 +304,31 @@ def check_benchmark(config) -> None:
 
 
 def check_search(config) -> None:
-  """Validates `config.search`, and config.model as the base of compound scaling."""
+  """Validates `config.search`, and config.model as the base of compound scaling; for a search
+  (not a preview), what its trials need of the rest of the config."""
   s = config.search
   check_fields(s, 'search.')
-  if s.depth_coefficient == s.width_coefficient == 1:
-    raise ConfigError('config.search.depth_coefficient and width_coefficient are both 1, so '
-                      'compound scaling cannot change the design; raise one (EfficientNet '
-                      'uses 1.2 and 1.1)')
-  if s.rows and s.train_top > s.rows:
-    raise ConfigError(f'config.search.train_top={s.train_top} is more than the {s.rows} '
-                      'designs listed (config.search.rows); lower it or raise rows')
   check_design(config.model)
-  if s.scale == 'compound' and not config.model.max_params:
-    raise ConfigError(f'config.model.max_params={config.model.max_params!r}: compound scaling '
-                      'needs a budget, an integer > 0')
   base = copy.deepcopy(config.model)
   base.max_params = 0  # The base of compound scaling may be over the budget.
   check_model(base)
+  if s.preview:
+    if s.scale == 'compound' and s.depth_coefficient == s.width_coefficient == 1:
+      raise ConfigError('config.search.depth_coefficient and width_coefficient are both 1, so '
+                        'compound scaling cannot change the design; raise one (EfficientNet '
+                        'uses 1.2 and 1.1)')
+    if s.scale == 'compound' and not config.model.max_params:
+      raise ConfigError(f'config.model.max_params={config.model.max_params!r}: compound '
+                        'scaling needs a budget, an integer > 0')
+    return
+  if not config.data.val_fraction:
+    raise ConfigError(f'config.data.val_fraction={config.data.val_fraction!r}: a search ranks '
+                      'its trials on a validation split held out of the training set; set it, '
+                      'e.g. --config.data.val_fraction=0.1')
+  if not float(config.num_epochs).is_integer() or config.num_epochs < s.min_epochs:
+    raise ConfigError(f'config.num_epochs={config.num_epochs!r}: a search\'s trials train whole '
+                      'epochs, reporting after each, up to config.num_epochs; it must be a whole '
+                      f'number >= config.search.min_epochs={s.min_epochs}')
+  if config.eval_every_epochs != 1:
+    raise ConfigError(f'config.eval_every_epochs={config.eval_every_epochs}: a search\'s trials '
+                      'report their validation metric after every epoch; set it to 1')

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from configs import default
-from resnet_jax import cifar10, device_data, mixing
+from resnet_jax import cifar10, defaults, device_data, mixing
 from resnet_jax import input_pipeline as ip
 from tests.conftest import covered_by_zero_squares
 
@@ -70,7 +69,7 @@ def pipeline(request):
 
 
 def augment_config(**kwargs):
-  return ml_collections.ConfigDict(default.get_config().augment.to_dict() | kwargs)
+  return ml_collections.ConfigDict(defaults.get_config().augment.to_dict() | kwargs)
 
 
 def window_offset(crop, padded):

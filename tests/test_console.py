@@ -8,8 +8,7 @@ import logging as py_logging
 import pytest
 from absl import logging
 
-from configs import default
-from resnet_jax import console, run_config
+from resnet_jax import console, defaults, run_config
 
 
 class Clock:
@@ -35,7 +34,7 @@ def test_metrics_have_four_significant_digits():
 
 
 def test_setup_line_states_devices_design_parameters_data_and_steps():
-  config = default.get_config()
+  config = defaults.get_config()
   line = console.setup_line(num_devices=8, platform='gpu', model_config=config.model,
                             num_params=4_918_602, data='tfds cifar10', pipeline='device',
                             num_train=50_000,
@@ -138,7 +137,7 @@ def test_logging_keeps_own_lines_plain_and_drops_third_party_info(absl_records):
 
 
 def test_config_json_round_trip_keeps_tuples_and_per_layer_kernels(tmp_path):
-  config = default.get_config()
+  config = defaults.get_config()
   config.model.conv_kernel = (3, 3, 5)
   assert run_config.load(str(tmp_path)) is None
   run_config.save(config, str(tmp_path))
@@ -150,12 +149,12 @@ def test_config_json_round_trip_keeps_tuples_and_per_layer_kernels(tmp_path):
 
 
 def test_config_json_of_an_older_version_takes_the_defaults_of_newer_fields(tmp_path):
-  config = default.get_config()
+  config = defaults.get_config()
   config.model.channels = (8, 16, 32)
   saved = json.loads(config.to_json())
   del saved['model']['whitening']  # Written before the field existed.
   (tmp_path / 'config.json').write_text(json.dumps(saved))
-  loaded = run_config.load(str(tmp_path), defaults=default.get_config())
+  loaded = run_config.load(str(tmp_path), defaults=defaults.get_config())
   assert loaded.model.whitening is False and loaded.model.channels == (8, 16, 32)
   assert loaded.to_dict() == config.to_dict() and loaded.is_locked
   with pytest.raises(AttributeError):

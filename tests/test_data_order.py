@@ -6,7 +6,7 @@ import itertools
 import jax
 import numpy as np
 
-from resnet_jax import input_pipeline, parallel, pipelines
+from resnet_jax import data_order, input_pipeline, parallel, pipelines
 from tests.conftest import tiny_config
 
 NUM_IMAGES, BATCH = 44, 8  # 5 steps an epoch; the last 4 images of each permutation are left out.
@@ -51,9 +51,9 @@ def host_indices(steps, *, process_count=1, first_step=0):
 def test_both_pipelines_feed_the_same_images_in_the_same_order():
   steps = 12  # Two epochs and a bit: every epoch a new permutation.
   expected = device_indices(steps)
-  assert pipelines.steps_per_epoch(NUM_IMAGES, BATCH) == 5
+  assert data_order.steps_per_epoch(NUM_IMAGES, BATCH) == 5
   np.testing.assert_array_equal(
-      expected[:5], pipelines.epoch_batches(0, 0, NUM_IMAGES, BATCH))
+      expected[:5], data_order.epoch_batches(0, 0, NUM_IMAGES, BATCH))
   assert not np.array_equal(expected[:5], expected[5:10])  # Each epoch its own permutation.
   np.testing.assert_array_equal(host_indices(steps), expected)
   # Two processes each take half of every global batch: together, the same batches.

@@ -6,14 +6,13 @@ import jax
 import ml_collections
 import numpy as np
 
-from configs import default
-from resnet_jax import device_data, pipelines
+from resnet_jax import data_order, defaults, device_data
 
 KEYS = [jax.random.key(i) for i in range(40)]
 
 
 def augment_config(**kwargs):
-  return ml_collections.ConfigDict(default.get_config().augment.to_dict() | kwargs)
+  return ml_collections.ConfigDict(defaults.get_config().augment.to_dict() | kwargs)
 
 
 def test_train_batches_are_a_function_of_seed_epoch_and_position():
@@ -21,11 +20,11 @@ def test_train_batches_are_a_function_of_seed_epoch_and_position():
   dataset = {'image': rng.integers(0, 256, (40, 32, 32, 3)).astype(np.uint8),
              'label': np.arange(40, dtype=np.int32)}
   config = augment_config(cutout=4)
-  order = pipelines.epoch_order(seed=3, epoch=1, num_images=40)
+  order = data_order.epoch_order(seed=3, epoch=1, num_images=40)
   assert sorted(order) == list(range(40))
-  assert not np.array_equal(order, pipelines.epoch_order(3, 2, 40))
-  assert not np.array_equal(order, pipelines.epoch_order(4, 1, 40))
-  indices = pipelines.epoch_batches(seed=3, epoch=1, num_images=40, batch_size=8)[1:3]
+  assert not np.array_equal(order, data_order.epoch_order(3, 2, 40))
+  assert not np.array_equal(order, data_order.epoch_order(4, 1, 40))
+  indices = data_order.epoch_batches(seed=3, epoch=1, num_images=40, batch_size=8)[1:3]
   np.testing.assert_array_equal(indices.ravel(), order[8:24])
 
   def batch(step, seed=3, rows=indices[0]):

@@ -6,12 +6,11 @@ import itertools
 import ml_collections
 import numpy as np
 
-from configs import default
-from resnet_jax import input_pipeline as ip
+from resnet_jax import defaults, input_pipeline as ip
 
 
 def augment_config(**kwargs):
-  return ml_collections.ConfigDict(default.get_config().augment.to_dict() | kwargs)
+  return ml_collections.ConfigDict(defaults.get_config().augment.to_dict() | kwargs)
 
 
 def fake_data(n=40):

@@ -9,8 +9,7 @@ import jax
 import pytest
 from clu import metric_writers
 
-from configs import default
-from resnet_jax import cpu_tuning, run_config, train
+from resnet_jax import cpu_tuning, defaults, run_config, train
 from resnet_jax.errors import ConfigError
 from tests.conftest import command_line_config, launch, write_cifar_python
 
@@ -74,7 +73,7 @@ def test_workdir_config_serves_when_config_is_absent(tmp_path):
       'error: --config is required, e.g. --config configs/resnet24.py (no config.json in '
       f'--workdir={tmp_path / "none"} to take it from)']
   assert not (tmp_path / 'none').exists()
-  config = default.get_config()
+  config = defaults.get_config()
   config.model.blocks, config.model.channels = (2, 2, 2, 2), (32, 64, 128, 256)
   run_config.save(config, str(tmp_path))
   proc = launch('--workdir', str(tmp_path), '--mode=summary')

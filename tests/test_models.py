@@ -7,8 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import default
-from resnet_jax import models, validation
+from resnet_jax import defaults, models, validation
 
 SOURCE_DESIGNS = {
     'resnet24': 4_918_602,
@@ -94,7 +93,7 @@ def test_dirac_init_makes_a_fresh_conv_pass_its_input_channels_through():
 
 
 def model_config(**overrides):
-  config = default.get_config().model
+  config = defaults.get_config().model
   config.update(dict(blocks=(1, 2), channels=(4, 8)) | overrides)
   return config
 

@@ -46,7 +46,7 @@ np.savez(f'{out}.{process_id}.npz', losses, *[np.asarray(x.addressable_data(0)) 
 if workdir != '-':  # The whole loop: device-resident data, one checkpoint, full evaluation.
   from resnet_jax import train  # The reference need not import TensorFlow.
   state = train.train_and_evaluate(config, workdir)
-  results = train.evaluate_checkpoint(config, workdir)
+  results = train.evaluate_checkpoint(config, workdir)['test']
   print('RESULT', json.dumps({'step': int(state.step), 'num_images': results['num_images']}))
 '''
 

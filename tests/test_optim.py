@@ -8,15 +8,14 @@ import numpy as np
 import optax
 import pytest
 
-from configs import default
-from resnet_jax import optim
+from resnet_jax import defaults, optim
 
 SHAPES = {'conv': {'kernel': (3, 3, 2, 2)}, 'norm': {'scale': (2,), 'bias': (2,)},
           'head': {'kernel': (2, 3), 'bias': (3,)}}
 
 
 def opt_config(**overrides):
-  config = default.get_config().optimizer
+  config = defaults.get_config().optimizer
   config.update(overrides)
   return config
 

@@ -4,8 +4,7 @@ run's real length and the last, partial epoch's bar ends at 100% of the steps it
 import io
 import re
 
-from configs import default
-from resnet_jax import console
+from resnet_jax import console, defaults
 
 
 class Clock:
@@ -59,7 +58,7 @@ def test_two_and_a_half_epochs_end_with_epoch_3_of_2_5():
 
 
 def test_setup_line_states_the_fractional_length():
-  line = console.setup_line(num_devices=1, platform='cpu', model_config=default.get_config().model,
+  line = console.setup_line(num_devices=1, platform='cpu', model_config=defaults.get_config().model,
                             num_params=1000, data='data', pipeline='device', num_train=2560,
                             num_steps=4, steps_per_epoch=20, batch_size=128)
   assert '4 steps (0.2 epochs of 20, batch 128)' in line

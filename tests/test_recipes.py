@@ -49,7 +49,7 @@ def test_every_technique_end_to_end(tmp_path):
   assert report['step'] == 3 * best_epoch  # The reports are of the best checkpoint.
 
   with tfds.testing.mock_data(num_examples=32):
-    assert train.evaluate_checkpoint(config, workdir) == report
+    assert train.evaluate_checkpoint(config, workdir)['test'] == report
 
 
 @pytest.mark.slow
@@ -69,7 +69,7 @@ def test_speed_record_techniques_train_checkpoint_and_resume(tmp_path):
     resumed = train.train_and_evaluate(config, str(tmp_path / 'split'))
     straight = train.train_and_evaluate(config, str(tmp_path / 'straight'))
     # Made without training images, so with a zero whitening kernel until the restore.
-    evaluated = train.evaluate_checkpoint(config, str(tmp_path / 'split'))
+    evaluated = train.evaluate_checkpoint(config, str(tmp_path / 'split'))['test']
   assert evaluated == json.loads((tmp_path / 'split' / 'report.json').read_text())
   assert evaluated['step'] == 8
   assert isinstance(resumed.params, optax.LookaheadParams)

@@ -9,8 +9,8 @@ import time
 import pytest
 from clu import metric_writers
 
-from configs import default
-from resnet_jax import console, models, run_config, run_record, runs_table, workdir_lock
+from resnet_jax import (cli, console, defaults, models, run_config, run_record, runs_table,
+                        workdir_lock)
 from resnet_jax.errors import ConfigError
 from tests.conftest import tiny_config
 
@@ -63,7 +63,7 @@ def runs(tmp_path):
 def test_every_run_gets_a_row_with_what_its_workdir_tells(runs):
   with open(runs / 'running' / 'lock', 'w') as lock:  # As the training process holds it.
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    rows = runs_table.build(str(runs), defaults=default.get_config())
+    rows = runs_table.build(str(runs), defaults=defaults.get_config())
     assert workdir_lock.is_held(str(runs / 'running'))
   assert not workdir_lock.is_held(str(runs / 'running'))  # Released with its holder.
   by_run = {row['run']: row for row in rows}
@@ -96,8 +96,9 @@ def test_every_run_gets_a_row_with_what_its_workdir_tells(runs):
 
 
 def test_the_table_is_printed_and_written_as_csv_markdown_and_a_plot(runs, capsys):
-  rows = runs_table.run(str(runs), defaults=default.get_config())
+  cli.runs(str(runs), defaults=defaults.get_config())
   printed = capsys.readouterr().out.splitlines()
+  rows = runs_table.build(str(runs), defaults=defaults.get_config())
   assert printed[0].split()[:3] == ['run', 'design', 'params']
   assert printed[1].startswith('search/B=1,1 C=8,16  B=1,1 C=8,16 ')
   old = next(line for line in printed if line.startswith('old '))
@@ -133,7 +134,7 @@ def test_a_resumed_run_records_each_session(tmp_path, monkeypatch):
   first.update(10)  # Killed after its first epoch end.
   second = run_record.Session(str(tmp_path), first_step=10, num_steps=30, steps_per_epoch=10)
   second.update(20)
-  second.end(20, stopped_early=True)
+  second.end(20, outcome=run_record.STOPPED_EARLY)
   run_record.Session(str(tmp_path / 'other'), first_step=0, num_steps=1, steps_per_epoch=1,
                      enabled=False)  # Processes other than 0 write nothing.
   record = run_record.read(str(tmp_path))

@@ -1,24 +1,20 @@
-"""The design search: exact counts, the budget respected, compound scaling, proxy training."""
+"""The design space: exact counts, the budget respected, compound scaling, the preview by size,
+and the search settings' checks."""
 
 import importlib
-import os
-import subprocess
-import sys
 
 import jax
 import ml_collections
 import numpy as np
 import pytest
 
-from configs import default
-from resnet_jax import data_sources, models, search, validation
+from resnet_jax import data_sources, defaults, models, search, study, validation
 from resnet_jax.errors import ConfigError
-from tests.conftest import (ROOT, TINY_FLAGS, command_line_config, tiny_config,
-                            write_cifar_python)
+from tests.conftest import command_line_config, tiny_config, write_cifar_python
 
 
 def search_config(**overrides):
-  config = default.get_config()
+  config = defaults.get_config()
   config.update_from_flattened_dict(overrides)
   return config
 
@@ -63,10 +59,10 @@ def test_grid_of_no_designs_is_refused():
     search.grid(config.search, config.model)
 
 
-def test_search_table_lists_the_largest_designs_within_budget(capsys):
-  config = search_config(**{'search.rows': 5, 'model.max_params': 100_000,
-                            'search.channels': (8, 16)})
-  rows = search.run(config, workdir=None)
+def test_preview_lists_the_largest_designs_within_budget():
+  config = search_config(**{'search.preview': True, 'search.rows': 5,
+                            'model.max_params': 100_000, 'search.channels': (8, 16)})
+  title, rows = search.preview(config)
   assert len(rows) == 5
   params = [row['params'] for row in rows]
   assert params == sorted(params, reverse=True) and params[0] <= 100_000
@@ -75,9 +71,11 @@ def test_search_table_lists_the_largest_designs_within_budget(capsys):
   for row in rows:
     assert row['params'] == model_count(row['design'], config)
     assert row['flops'] > 2 * row['params']  # Every weight is used at least once per image.
-  out = capsys.readouterr().out
+  out = search.preview_text(title, rows, 'configs/default.py')
   assert 'within 100,000 parameters' in out and f'{params[0]:,}' in out
-  assert rows[0]['design'].overrides() in out
+  assert out.splitlines()[-1] == ('Train the first: python launch.py --config configs/default.py '
+                                  f'--workdir runs/{rows[0]["design"].name} '
+                                  f'{rows[0]["design"].overrides()}')
 
 
 @pytest.mark.parametrize('name,depth', [('resnet24', 24), ('resnet14_c128', 14),
@@ -118,30 +116,6 @@ def test_train_fraction_is_a_leading_subset(tmp_path):
   np.testing.assert_array_equal(part_labels, labels[:15])
 
 
-@pytest.mark.slow
-def test_proxy_training_of_the_top_designs(tmp_path):
-  data = write_cifar_python(tmp_path / 'cifar', num_train=64, num_test=16)
-  proc = subprocess.run(
-      [sys.executable, 'launch.py', *TINY_FLAGS, '--mode=search', f'--workdir={tmp_path}',
-       f'--config.data.dir={data}', '--config.model.max_params=3000',
-       '--config.search.num_layers=2', '--config.search.blocks=1,2', '--config.search.channels=4',
-       '--config.search.rows=2', '--config.search.train_top=1', '--config.search.train_epochs=1',
-       '--config.search.train_fraction=0.5'],
-      cwd=ROOT, env=os.environ | {'JAX_PLATFORMS': 'cpu'},
-      capture_output=True, text=True, timeout=600)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  lines = proc.stdout.splitlines()  # The proxy run's own console lines come first.
-  title = next(i for i, line in enumerate(lines) if line.endswith('largest first:'))
-  header, first, second = lines[title + 1:title + 4]
-  assert lines[-1].startswith('Train the first: python launch.py --config configs/tiny.py '
-                              '--workdir runs/B2-2_C4-8_F3_K1_P0 --config.model.blocks=2,2')
-  assert header.split()[-6:] == ['proxy', 'test', 'acc', 'proxy', 'test', 'loss']
-  assert first.split()[1] == '2,942' and 0 <= float(first.split()[-2]) <= 1  # B = 2,2.
-  assert second.split()[1] == '2,638' and second.split()[-1] == '0'  # B = 1,2; not trained.
-  # A normal run (which a second search resumes): 32 of the 64 images / batch 8 = 4 steps.
-  assert os.listdir(tmp_path / 'B2-2_C4-8_F3_K1_P0' / 'checkpoints') == ['4']
-
-
 @pytest.mark.parametrize('overrides,expected', [
     (['--config.search.scale=random'],
      "config.search.scale='random': expected one of grid, compound"),
@@ -151,14 +125,26 @@ def test_proxy_training_of_the_top_designs(tmp_path):
      'config.search.pool=(-1,): expected a non-empty list of integers'),
     (['--config.search.max_designs=0'], 'config.search.max_designs=0: must be an integer > 0'),
     (['--config.search.depth_coefficient=0.9'], 'config.search.depth_coefficient=0.9: must be'),
-    (['--config.search.depth_coefficient=1', '--config.search.width_coefficient=1'], 'both 1'),
+    (['--config.search.preview=True', '--config.search.scale=compound',
+      '--config.search.depth_coefficient=1', '--config.search.width_coefficient=1'], 'both 1'),
     (['--config.search.phi_step=0'], 'config.search.phi_step=0'),
-    (['--config.search.train_fraction=1.5'],
-     'config.search.train_fraction=1.5: must be a fraction'),
-    (['--config.search.rows=2', '--config.search.train_top=3'],
-     'config.search.train_top=3 is more than the 2'),
-    (['--config.search.scale=compound', '--config.model.max_params=0'],
-     'compound scaling needs a budget'),
+    (['--config.search.preview=True', '--config.search.scale=compound',
+      '--config.model.max_params=0'], 'compound scaling needs a budget'),
+    (['--config.search.learning_rate=0.1'], 'config.search.learning_rate=(0.1,): expected () '
+     '(not searched) or two numbers lo,hi with lo < hi, each > 0'),
+    (['--config.search.weight_decay=1e-3,1e-4'], 'config.search.weight_decay=(0.001, 0.0001)'),
+    (['--config.search.label_smoothing=0,1'], 'each in [0, 1)'),
+    (['--config.search.trials=0'], 'config.search.trials=0: must be an integer > 0'),
+    (['--config.search.pruner=median'], 'expected one of hyperband, halving, none'),
+    (['--config.search.objective=test_accuracy'], 'expected one of val_accuracy, val_loss'),
+    (['--config.search.reduction_factor=1'], 'must be an integer >= 2'),
+    ([], 'config.data.val_fraction=0.0: a search ranks its trials on a validation split'),
+    (['--config.data.val_fraction=0.1', '--config.num_epochs=2.5'],
+     'config.num_epochs=2.5: a search\'s trials train whole epochs'),
+    (['--config.data.val_fraction=0.1', '--config.num_epochs=2', '--config.search.min_epochs=3'],
+     'must be a whole number >= config.search.min_epochs=3'),
+    (['--config.data.val_fraction=0.1', '--config.eval_every_epochs=2'],
+     'config.eval_every_epochs=2: a search\'s trials report'),
     (['--config.model.channels=4'], 'config.model.channels=(4,) has 1 entries'),
 ])
 def test_bad_search_settings_are_refused(overrides, expected):
@@ -168,10 +154,10 @@ def test_bad_search_settings_are_refused(overrides, expected):
   assert expected in str(e.value)
 
 
-def test_training_needs_a_workdir_and_a_sane_fraction():
-  config = search_config(**{'search.train_top': 1})
-  with pytest.raises(ConfigError, match='--workdir is required'):
-    search.run(config, workdir=None)
+def test_a_search_needs_a_workdir_and_a_sane_fraction():
+  config = search_config(**{'data.val_fraction': 0.1})
+  with pytest.raises(ConfigError, match='--workdir is required for a search'):
+    study.run(config, workdir=None)
   config = tiny_config(**{'data.train_fraction': 0.0})
   with pytest.raises(ConfigError, match='config.data.train_fraction=0.0'):
     validation.check_config(config, num_devices=jax.device_count())

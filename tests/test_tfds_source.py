@@ -10,8 +10,7 @@ import requests
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download import downloader
 
-from configs import default
-from resnet_jax import data_sources
+from resnet_jax import data_sources, defaults
 from resnet_jax.errors import ConfigError
 
 
@@ -43,7 +42,7 @@ def test_tfds_download_gets_as_far_as_the_network(offline, monkeypatch):
 def test_offline_without_a_local_copy_fails_fast_and_leaves_nothing(offline):
   start = time.monotonic()
   with pytest.raises(ConfigError, match=r'could not download CIFAR-10 .*--config\.data\.dir'):
-    data_sources.load_split(default.get_config().data, 'test')
+    data_sources.load_split(defaults.get_config().data, 'test')
   assert time.monotonic() - start < 30
   data, temp = offline
   assert list(data.iterdir()) == [] and list(temp.iterdir()) == []  # No /tmp/tmp*tfds either.

@@ -13,6 +13,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import zipfile
 
 import jax
 import numpy as np
@@ -304,3 +305,59 @@ def test_a_checkpoint_of_two_devices_loads_on_one(tmp_path):
   written = np.load(tmp_path / 'out.npz')
   np.testing.assert_allclose(model.predict(written['images']), written['probabilities'],
                              rtol=1e-5, atol=1e-7)
+
+
+WHEEL_USER = r'''
+import pathlib, sys
+import numpy as np
+import resnet_jax
+assert pathlib.Path(resnet_jax.__file__).is_relative_to(sys.prefix), resnet_jax.__file__
+try:
+  import configs
+except ImportError:
+  print('no configs package')
+model = resnet_jax.load(sys.argv[1])
+np.save(sys.argv[3], model.predict(np.load(sys.argv[2])))
+'''
+
+
+def test_the_wheel_installs_the_library_alone_and_runs_off_the_checkout(run_dir, tmp_path):
+  """The built wheel holds `resnet_jax` only (no top-level `configs`) and, installed into a fresh
+  environment, loads a run, predicts and answers the `resnet-jax` command from a folder that is
+  not the checkout. The environment takes the wheel's dependencies from this one (a .pth file):
+  resolving them is pip's job, which .ci/run's install exercises."""
+  subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '-w',
+                  str(tmp_path / 'dist'), str(ROOT)], check=True, capture_output=True)
+  wheel, = (tmp_path / 'dist').glob('resnet_jax-*.whl')
+  top_level = {name.split('/')[0] for name in zipfile.ZipFile(wheel).namelist()}
+  assert {name for name in top_level if not name.endswith('.dist-info')} == {'resnet_jax'}
+
+  env = tmp_path / 'env'
+  subprocess.run([sys.executable, '-m', 'venv', str(env)], check=True)
+  python = env / 'bin' / 'python'
+  site = subprocess.run([python, '-c', 'import site; print(site.getsitepackages()[0])'],
+                        check=True, capture_output=True, text=True).stdout.strip()
+  dependencies = subprocess.run([sys.executable, '-c', 'import jax, os; print(os.path.dirname('
+                                 'os.path.dirname(jax.__file__)))'], check=True,
+                                capture_output=True, text=True).stdout.strip()
+  pathlib.Path(site, 'dependencies.pth').write_text(dependencies + '\n')
+  subprocess.run([python, '-m', 'pip', 'install', '-q', '--no-deps', str(wheel)], check=True,
+                 capture_output=True)
+
+  outside = tmp_path / 'elsewhere'
+  outside.mkdir()
+  images = np.random.default_rng(1).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+  np.save(outside / 'images.npy', images)
+  clean = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+  user = subprocess.run([python, '-c', WHEEL_USER, str(run_dir), 'images.npy', 'out.npy'],
+                        cwd=outside, env=clean, capture_output=True, text=True)
+  assert user.returncode == 0, user.stderr
+  assert 'no configs package' in user.stdout
+  np.testing.assert_allclose(np.load(outside / 'out.npy'),
+                             resnet_jax.load(str(run_dir)).predict(images), rtol=1e-6, atol=1e-7)
+
+  command = subprocess.run([env / 'bin' / 'resnet-jax', f'--workdir={run_dir}', '--mode=predict',
+                            '--inputs=images.npy', '--output=predictions.csv'],
+                           cwd=outside, env=clean, capture_output=True, text=True)
+  assert command.returncode == 0, command.stderr
+  assert (outside / 'predictions.csv').read_text().count('\n') == 1 + len(images)

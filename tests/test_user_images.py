@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from resnet_jax import images, predict, trained
-from resnet_jax.errors import ConfigError
+from resnet_jax.errors import ConfigError, InputError
 
 
 def picture(width, height, seed=0):
@@ -78,10 +78,10 @@ def bad_inputs(tmp_path):
 
 def test_bad_inputs_are_named(tmp_path):
   for name, message in bad_inputs(tmp_path):
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(InputError) as error:
       images.read([str(tmp_path / 'whole.png'), str(tmp_path / name)])
     assert str(error.value).startswith(str(tmp_path / name)) and message in str(error.value)
-  with pytest.raises(ConfigError, match='no inputs'):
+  with pytest.raises(InputError, match='no inputs'):
     images.read([])
 
 
@@ -104,9 +104,9 @@ def test_csv_rows_and_console_table(tmp_path):
 
 
 def test_predict_refuses_images_of_another_shape_or_dtype():
-  with pytest.raises(ConfigError, match=r'float64 of shape \(2, 32, 32, 3\); expected uint8'):
+  with pytest.raises(InputError, match=r'float64 of shape \(2, 32, 32, 3\); expected uint8'):
     trained.check_images(np.zeros((2, 32, 32, 3)))
-  with pytest.raises(ConfigError, match=r'uint8 of shape \(32, 32, 3\)'):
+  with pytest.raises(InputError, match=r'uint8 of shape \(32, 32, 3\)'):
     trained.check_images(np.zeros((32, 32, 3), np.uint8))
 
 

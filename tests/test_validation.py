@@ -5,8 +5,7 @@ import re
 import pytest
 from absl import flags
 
-from configs import default
-from resnet_jax import validation
+from resnet_jax import defaults, validation
 from resnet_jax.errors import ConfigError
 from tests.conftest import command_line_config, tiny_config
 
@@ -18,7 +17,7 @@ def refusal(config, **kwargs) -> str:
 
 
 def test_resnet18_widths_are_over_budget_and_both_numbers_are_named():
-  config = default.get_config()
+  config = defaults.get_config()
   config.model.blocks = (2, 2, 2, 2)
   config.model.channels = (64, 128, 256, 512)
   message = refusal(config)
@@ -26,7 +25,7 @@ def test_resnet18_widths_are_over_budget_and_both_numbers_are_named():
 
 
 def test_budget_check_can_be_turned_off():
-  config = default.get_config()
+  config = defaults.get_config()
   config.model.blocks = (2, 2, 2, 2)
   config.model.channels = (64, 128, 256, 512)
   config.model.max_params = 0
