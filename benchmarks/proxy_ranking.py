@@ -48,7 +48,8 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
-from resnet_jax import caches, checkpoints, defaults, event_files, parallel, search, train
+from resnet_jax import (caches, checkpoints, defaults, designs, event_files, parallel, search,
+                        train)
 # pylint: enable=g-import-not-at-top
 
 # The sampled space: the search's dimensions at small widths.
@@ -60,7 +61,7 @@ SKIP_KERNELS = (1, 3)
 POOLS = (0, 2, 4)  # Those too large for the last feature map are left out.
 
 
-def conv_macs(design: search.Design) -> int:
+def conv_macs(design: designs.Design) -> int:
   """Multiply-adds of the design's convolutions per 32x32 image (stem, blocks, projections)."""
   size, width = 32, design.channels[0]
   macs = size * size * 3 * width * 9  # The stem.
@@ -76,7 +77,7 @@ def conv_macs(design: search.Design) -> int:
   return macs
 
 
-def sample_designs(count: int, seed: int, max_macs: int) -> list[search.Design]:
+def sample_designs(count: int, seed: int, max_macs: int) -> list[designs.Design]:
   """`count` distinct designs, N in turn and the rest at random, each within `max_macs`
   multiply-adds per image (so that no run costs much more than the others on a CPU)."""
   rng = np.random.default_rng(seed)
@@ -86,7 +87,7 @@ def sample_designs(count: int, seed: int, max_macs: int) -> list[search.Design]:
       return designs
     n = NUM_LAYERS[len(designs) % len(NUM_LAYERS)]
     final_size, c1 = 32 // 2 ** (n - 1), int(rng.choice(CHANNELS))
-    design = search.Design(
+    design = designs.Design(
         blocks=tuple(int(b) for b in rng.choice(BLOCKS, n)),
         channels=tuple(c1 * 2 ** j for j in range(n)),
         conv_kernel=tuple(int(f) for f in rng.choice(CONV_KERNELS, n)),
@@ -97,7 +98,7 @@ def sample_designs(count: int, seed: int, max_macs: int) -> list[search.Design]:
   raise SystemExit(f'error: found only {len(designs)} designs within --max_macs={max_macs}')
 
 
-def run_config(design: search.Design, args, seed: int):
+def run_config(design: designs.Design, args, seed: int):
   config = design.apply(defaults.get_config())
   config.update_from_flattened_dict({
       'seed': seed, 'data.dir': args.data, 'data.val_fraction': args.val_fraction,
@@ -138,7 +139,7 @@ def train_stage(args) -> None:
     with open(path) as f:
       results = {(r['name'], r['seed']): r for r in json.load(f)['runs']}
 
-  def train_design(design: search.Design, seed: int) -> None:
+  def train_design(design: designs.Design, seed: int) -> None:
     if (design.name, seed) in results:
       return
     workdir = os.path.join(args.workdir, f'{design.name}_seed{seed}')
