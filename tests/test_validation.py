@@ -1,6 +1,5 @@
 """Bad designs and settings are refused with messages that name the value and what is allowed."""
 
-
 import pytest
 from absl import flags
 
