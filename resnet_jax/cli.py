@@ -68,16 +68,16 @@ def runs(workdir: str, defaults) -> None:
 
 def search(config, workdir: str | None, config_file: str | None) -> None:
   # pylint: disable-next=g-import-not-at-top
-  from resnet_jax import reports, search as designs, search_report, study
+  from resnet_jax import reports, search as design_search, search_report, study, trials
   if config.search.preview:
-    _print(designs.preview_text(*designs.preview(config), config_file))
+    _print(design_search.preview_text(*design_search.preview(config), config_file))
     return
   found = study.run(
       config, workdir, on_trial=lambda trial: _print(search_report.trial_line(trial)),
       on_open=lambda opened, worker: _print(search_report.study_line(opened, config, workdir,
                                                                      worker)))
   picked = study.pick(found, config, workdir, config_file)
-  if any(name.startswith('trial-') for name in os.listdir(workdir)):
+  if trials.run_folders(workdir):
     runs(workdir, None)
   _print('Pareto picture (validation accuracy against parameters, FLOPs and training time): '
          + search_report.write_pareto(found, workdir))

@@ -416,7 +416,7 @@ def run(config, workdir: str | None, *, on_open=None, on_trial=None) -> optuna.S
     validation.check_config(trial_config(config, smallest, recipe_end(config, end)),
                             num_devices=mesh.size)
   optuna.logging.set_verbosity(optuna.logging.ERROR)  # `on_trial` tells of each trial.
-  folders = _run_folders(workdir)  # Listed before the study is read: see `check_folders`.
+  folders = trials.run_folders(workdir)  # Listed before the study is read: see `check_folders`.
   storage = open_storage(config.search, workdir)
   study = open_study(config, workdir, storage)
   check_folders(study, workdir, folders)
@@ -432,11 +432,6 @@ def recipe_end(config, end: str) -> dict[str, float]:
   """The recipe at the `end` ('low' or 'high') of every range config.search sets."""
   return {field: config.search[name][end == 'high']
           for name, field, _ in RECIPE if config.search[name]}
-
-
-def _run_folders(workdir: str) -> set[str]:
-  return {name for name in os.listdir(workdir) if name.startswith('trial-')} if os.path.isdir(
-      workdir) else set()
 
 
 def check_folders(study: optuna.Study, workdir: str, folders: set[str]) -> None:

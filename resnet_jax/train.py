@@ -379,7 +379,7 @@ def evaluate_checkpoint(config, workdir: str, *, note: str = '') -> dict[str, di
   reports say how the checkpoint was chosen, and `note` (a search's: why it is tested)."""
   mesh = parallel.make_mesh()
   validation.check_config(config, num_devices=mesh.size, process_count=jax.process_count())
-  directory = checkpoints.directory(workdir)
+  directory = os.path.join(workdir, checkpoints.LATEST)  # As given, in the message below.
   manager = os.path.isdir(directory) and checkpoints.create_manager(workdir,
                                                                      config.keep_checkpoints)
   if not manager or manager.latest_step() is None:

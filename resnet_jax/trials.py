@@ -8,6 +8,8 @@ the budget and trains in the same run folder, resuming its checkpoint.
 
 import os
 
+PREFIX = 'trial-'  # Of every trial's run folder in the search's workdir.
+
 
 def slot(trial) -> int:
   """The trial's place in the budget: its own number, or a retry's original's."""
@@ -16,7 +18,13 @@ def slot(trial) -> int:
 
 def run_dir(workdir: str, trial) -> str:
   """The folder the trial trains in: <workdir>/trial-NNNN, NNNN its slot."""
-  return os.path.join(workdir, f'trial-{slot(trial):04d}')
+  return os.path.join(workdir, f'{PREFIX}{slot(trial):04d}')
+
+
+def run_folders(workdir: str) -> set[str]:
+  """The names of the trials' run folders in `workdir` (none if it does not exist yet)."""
+  return ({name for name in os.listdir(workdir) if name.startswith(PREFIX)}
+          if os.path.isdir(workdir) else set())
 
 
 def refused(trial) -> bool:
