@@ -34,7 +34,7 @@ cpu_tuning.use_fast_cpu_flags()  # Before JAX starts, as launch.py.
 
 from absl import logging  # pylint: disable=g-import-not-at-top
 
-from resnet_jax import caches, train  # pylint: disable=g-import-not-at-top
+from resnet_jax import caches, console, train  # pylint: disable=g-import-not-at-top
 
 
 def parse_value(text: str):
@@ -106,7 +106,7 @@ def main():
       config.seed = seed
       workdir = os.path.join(args.workdir, name, f'seed{seed}')
       start = time.time()
-      train.train_and_evaluate(config, workdir)
+      train.train_and_evaluate(config, workdir, progress=console.TrainingConsole())
       with open(os.path.join(workdir, 'report.json')) as f:
         accuracy = json.load(f)['accuracy']
       runs.append({'seed': seed, 'accuracy': accuracy, 'wall_s': spent(workdir, start)})

@@ -66,8 +66,8 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
-from resnet_jax import (caches, checkpoints, defaults, designs, event_files, parallel, search,
-                        train)
+from resnet_jax import (caches, checkpoints, console, defaults, designs, event_files, parallel,
+                        search, train)
 # pylint: enable=g-import-not-at-top
 
 # The sampled space: the search's dimensions at small widths.
@@ -168,7 +168,7 @@ def train_stage(args) -> None:
     workdir = os.path.join(args.workdir, f'{design.name}_seed{seed}')
     config = run_config(design, args, seed)
     start = time.time()
-    train.train_and_evaluate(config, workdir)
+    train.train_and_evaluate(config, workdir, progress=console.TrainingConsole())
     trained = time.time() - start
     record = {'name': design.name, 'seed': seed, 'design': design._asdict(),
               'params': search.count_params(design, config.model), 'macs': conv_macs(design),

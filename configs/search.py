@@ -5,7 +5,8 @@ Each trial samples N = 2..4 residual layers, B_i = 1..5 blocks and F_i = 3 or 5 
 weight decay (5e-5-1e-3, both log-uniform) and label smoothing (0-0.2); a design over 5M
 parameters is refused before any training. A trial trains on 45,000 images (5,000 held out for
 validation) for up to 18 epochs of one cosine schedule at batch 512 in bf16, Nesterov SGD with a
-1-epoch warm-up; Hyperband stops the weak ones after 2 and 6 epochs; 60 trials in all. The best
+1-epoch warm-up; successive halving on the validation accuracy (the loss cannot compare trials
+smoothed differently) stops the weak ones after 2 and 6 epochs; 60 trials in all. The best
 is then trained on all 50,000 images for 30 epochs in runs/search/final and tested, the search's
 one look at the test set. One GPU, or one worker per GPU (the same command with
 CUDA_VISIBLE_DEVICES=0, 1, ... each; they share runs/search/study.journal):
@@ -14,14 +15,13 @@ CUDA_VISIBLE_DEVICES=0, 1, ... each; they share runs/search/study.journal):
 Measured here: not measured on a GPU yet (no GPU was lent while it was written).
 
 On a CPU, the same search made small (two-layer designs of 8 or 16 channels, 5 trials of up to
-4 epochs, successive halving after 2, no final run) on the real CIFAR-10 subset (5,169 / 1,017
-images); measured here in docs/searching.md:
+4 epochs, halving after 2, no final run) on the real CIFAR-10 subset (5,169 / 1,017 images);
+measured here in docs/searching.md:
   python launch.py --config configs/search.py --mode=search --workdir runs/search_cpu \
       --config.data.dir=path/to/cifar10_real --config.half_precision=False \
       --config.search.num_layers=2 --config.search.blocks=1,2,3 --config.search.channels=8,16 \
       --config.search.conv_kernel=3 --config.search.pool=0 --config.num_epochs=4 \
-      --config.search.pruner=halving --config.search.reduction_factor=2 \
-      --config.search.trials=5 --config.search.final_epochs=0
+      --config.search.reduction_factor=2 --config.search.trials=5 --config.search.final_epochs=0
 
 The preview lists designs by size instead, as the source projects searched by hand. Grid: N =
 2..4, B_i = 1..5, C_1 = 32..128, F = 3, K = 1, global pooling: 3,875 designs, 928 within the
@@ -60,6 +60,6 @@ def get_config():
   config.search.weight_decay = (5e-5, 1e-3)
   config.search.label_smoothing = (0.0, 0.2)
   config.search.trials = 60
-  config.search.min_epochs = 2
+  config.search.objective = 'val_accuracy'  # Label smoothing is searched.
   config.search.final_epochs = 30.0
   return config

@@ -33,8 +33,8 @@ from resnet_jax import errors, output_paths, preemption
 
 
 def train(config, workdir: str) -> None:
-  from resnet_jax import train as training  # pylint: disable=g-import-not-at-top
-  training.train_and_evaluate(config, workdir)
+  from resnet_jax import console, train as training  # pylint: disable=g-import-not-at-top
+  training.train_and_evaluate(config, workdir, progress=console.TrainingConsole())
 
 
 def evaluate(config, workdir: str) -> None:
@@ -68,15 +68,18 @@ def runs(workdir: str, defaults) -> None:
 
 def search(config, workdir: str | None, config_file: str | None) -> None:
   # pylint: disable-next=g-import-not-at-top
-  from resnet_jax import reports, search as design_search, search_report, study, trials
+  from resnet_jax import (console, reports, search as design_search, search_report, study,
+                          trials)
   if config.search.preview:
     _print(design_search.preview_text(*design_search.preview(config), config_file))
     return
+  progress = console.TrainingConsole()  # Each trial's run, and the final one.
   found = study.run(
       config, workdir, on_trial=lambda trial: _print(search_report.trial_line(trial)),
       on_open=lambda opened, worker: _print(search_report.study_line(opened, config, workdir,
-                                                                     worker)))
-  picked = study.pick(found, config, workdir, config_file)
+                                                                     worker)),
+      progress=progress)
+  picked = study.pick(found, config, workdir, config_file, progress=progress)
   if trials.run_folders(workdir):
     runs(workdir, None)
   _print('Pareto picture (validation accuracy against parameters, FLOPs and training time): '

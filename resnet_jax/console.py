@@ -2,14 +2,15 @@
 per epoch and a closing block. TensorBoard gets every metric through `event_files`; this module
 only decides what a person reads of a training run.
 
-The training loop calls, on process 0 (`Progress(enabled=False)` elsewhere)::
+The command line (`cli`) and `resnet_jax.train_model` give the training loop a `TrainingConsole`
+(`train.train_and_evaluate(progress=...)`), which it calls on process 0::
 
-  print(setup_line(...))              once, before the first step;
-  progress.update(step)               at any step boundaries: every step or every chunk of steps;
-  progress.end_epoch(metrics)         after an epoch's evaluation (and after the last, partial one);
-  print(closing_block(...))           after the final reports.
+  start(**facts)            once, before the first step: prints the set-up line (`setup_line`);
+  update(step)              at any step boundaries: every step or every chunk of steps;
+  end_epoch(metrics)        after an epoch's evaluation (and after the last, partial one);
+  end(results, ...)         after the final reports: prints the closing block (`closing_block`).
 
-`quiet_logging()` (from the command line, `cli`) removes third-party INFO chatter from the log.
+`quiet_logging()` (from the command line) removes third-party INFO chatter from the log.
 """
 
 import logging as py_logging
@@ -116,10 +117,9 @@ class Progress:
   """
 
   def __init__(self, *, num_steps: int, steps_per_epoch: int, batch_size: int,
-               first_step: int = 0, enabled: bool = True, stream=None, tty: bool | None = None,
+               first_step: int = 0, stream=None, tty: bool | None = None,
                redraw_secs: float = 0.2, line_secs: float = 60.0, clock=time.monotonic):
     self.num_steps, self.steps_per_epoch, self.batch_size = num_steps, steps_per_epoch, batch_size
-    self.enabled = enabled
     self.stream = stream or sys.stdout
     self.tty = self.stream.isatty() if tty is None else tty
     self.interval = redraw_secs if self.tty else line_secs
@@ -176,7 +176,7 @@ class Progress:
     self.step = step
     if self._run_mark is None:
       self._run_mark = self._epoch_mark = (step, now)
-    if not self.enabled or (self._shown_at is not None and now - self._shown_at < self.interval):
+    if self._shown_at is not None and now - self._shown_at < self.interval:
       return
     self._shown_at = now
     if self.tty:
@@ -196,8 +196,6 @@ class Progress:
     line = '  '.join([f'epoch {self._epoch()}/{self._total}',
                       format_metrics(metrics)] + self._rates())
     self._epoch_mark = (self.step, self.clock())
-    if not self.enabled:
-      return
     self.stream.write(('\r\x1b[K' if self._bar_open else '') + line + '\n')
     self.stream.flush()
     self._bar_open, self._shown_at = False, None if self.tty else self.clock()
@@ -234,3 +232,32 @@ def closing_block(results: dict[str, dict], *, wall_secs: float, paths: dict[str
   return '\n'.join([head + '.'] + [f'  {label:<{width}}  {path}'
                                    for label, path in paths.items()])
 
+
+
+class TrainingConsole:
+  """A training run on the console: the set-up line, a `Progress` bar and line per epoch, and
+  the closing block. One console serves run after run (a search's trials)."""
+
+  def __init__(self, stream=None):
+    self.stream = stream or sys.stdout
+    self.progress = None
+
+  def start(self, **facts) -> None:
+    """`facts`: `setup_line`'s arguments."""
+    print(setup_line(**facts), file=self.stream, flush=True)
+    self.progress = Progress(num_steps=facts['num_steps'],
+                             steps_per_epoch=facts['steps_per_epoch'],
+                             batch_size=facts['batch_size'], first_step=facts['first_step'],
+                             stream=self.stream)
+
+  def update(self, step: int) -> None:
+    self.progress.update(step)
+
+  def end_epoch(self, metrics: dict) -> None:
+    self.progress.end_epoch(metrics)
+
+  def end(self, results: dict[str, dict], *, workdir: str, checkpoints: str, wall_secs: float,
+          startup_secs: float | None, tta_views: int) -> None:
+    print(closing_block(results, wall_secs=wall_secs, startup_secs=startup_secs,
+                        paths=run_paths(workdir, checkpoints), tta_views=tta_views),
+          file=self.stream, flush=True)

@@ -122,11 +122,16 @@ def get_config() -> ml_collections.ConfigDict:
   config.search.weight_decay = ()
   config.search.label_smoothing = ()
   config.search.trials = 20  # Trials that train, in all: a total over every worker.
-  config.search.objective = 'val_accuracy'  # val_accuracy (maximized) | val_loss (minimized).
+  # The pruner's signal and rungs, as measured in docs/search_evidence.md: after 1 epoch no
+  # signal ranks designs; after 2, successive halving by factor 3 on the validation loss picked
+  # a top-3 design in 98-100% of trial orders for 46% of the epochs (Hyperband: as reliable,
+  # 14-25 points more epochs). The loss compares trials only when they train alike: searching
+  # label smoothing needs val_accuracy.
+  config.search.objective = 'val_loss'  # val_loss (minimized) | val_accuracy (maximized).
   config.search.sampler = 'tpe'  # tpe | random.
-  # hyperband | halving (successive halving) | none (every trial trains config.num_epochs).
-  config.search.pruner = 'hyperband'
-  config.search.min_epochs = 1  # The fewest epochs a trial trains before it may be pruned.
+  # halving (successive halving) | hyperband | none (every trial trains config.num_epochs).
+  config.search.pruner = 'halving'
+  config.search.min_epochs = 2  # The fewest epochs a trial trains before it may be pruned.
   config.search.reduction_factor = 3  # Each rung promotes the best 1/reduction_factor.
   # After the study: train the best design and recipe on the whole training set for this many
   # epochs in <workdir>/final and test that; 0 = test the best trial itself, and print the

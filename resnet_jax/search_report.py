@@ -29,9 +29,12 @@ def storage_text(url: str) -> str:
 def study_line(study: optuna.Study, config, workdir: str, worker_id: str) -> str:
   """Where the study is, how far it has come and how to watch it."""
   s = config.search
-  used = trials.slots_used(study.get_trials(deepcopy=False))
+  found = study.get_trials(deepcopy=False)
+  used = trials.slots_used(found)
+  queued = trials.slots_used(t for t in found if t.state == optuna.trial.TrialState.WAITING)
   where = storage_text(s.storage) if s.storage else os.path.join(workdir, 'study.journal')
-  return (f'Study {study.study_name!r} in {where}: {len(used)} of {s.trials} trials taken, '
+  return (f'Study {study.study_name!r} in {where}: {len(used - queued)} of {s.trials} trials '
+          f'started' + (f', {len(queued)} queued' if queued else '') + ', '
           f'{s.pruner} pruning on {s.objective} over up to {config.num_epochs:g} epochs; this '
           f'worker is {worker_id}. Watch it: optuna-dashboard {where}')
 

@@ -303,8 +303,9 @@ def _retry(study: optuna.Study, number: int) -> None:
 class Objective:
   """A trial, from sampling to its value: refusals, the run, the reports to the pruner."""
 
-  def __init__(self, config, workdir: str, data, worker_id: str):
+  def __init__(self, config, workdir: str, data, worker_id: str, progress=None):
     self.config, self.workdir, self.data, self.worker_id = config, workdir, data, worker_id
+    self.progress = progress  # Each trial's run tells it of itself: `train_and_evaluate`'s.
     self.space = Space(config)
     self.refusals_in_a_row = 0  # Designs refused by the space since the last one trained.
 
@@ -340,7 +341,7 @@ class Objective:
 
     try:
       train.train_and_evaluate(config, trials.run_dir(self.workdir, trial), data=self.data,
-                               on_epoch=on_epoch, started=started)
+                               on_epoch=on_epoch, started=started, progress=self.progress)
     except NonFiniteLoss as e:
       trial.set_user_attr('failure', str(e))
       raise
@@ -360,14 +361,15 @@ class Objective:
 
 
 def optimize(study: optuna.Study, config, workdir: str, data, worker_id: str,
-             on_trial=None) -> None:
+             on_trial=None, progress=None) -> None:
   """This worker's trials, until the study's budget is spent and no retry waits.
 
-  `on_trial(study, frozen_trial)` is called after each. Several refusals in a row end the search
+  `on_trial(study, frozen_trial)` is called after each; `progress` hears of each trial's run
+  (`train.train_and_evaluate`'s). Several refusals in a row end the search
   with a ConfigError (the space is nearly all over the budget); SIGTERM / SIGINT stop it after
   checkpointing the trial, which the next command resumes.
   """
-  objective = Objective(config, workdir, data, worker_id)
+  objective = Objective(config, workdir, data, worker_id, progress)
   waiting = (optuna.trial.TrialState.WAITING,)
   while True:
     recover_dead_trials(study, workdir)
@@ -395,13 +397,14 @@ def load_data(config, mesh) -> dict:
                              parallel.replicated(mesh))
 
 
-def run(config, workdir: str | None, *, on_open=None, on_trial=None) -> optuna.Study:
+def run(config, workdir: str | None, *, on_open=None, on_trial=None,
+        progress=None) -> optuna.Study:
   """This worker's part of the study in `workdir` (--mode=search): checks everything first (the
   config, an empty space, the storage, a changed space: ConfigError, the study untouched), then
   trains trials until the study's budget is spent; returns the study.
 
   `on_open(study, worker_id)` is called once it is open, `on_trial(frozen_trial)` after each
-  trial of this worker.
+  trial of this worker; `progress` hears of each trial's run (`train.train_and_evaluate`'s).
   """
   validation.check_search(config)
   if not workdir:
@@ -424,7 +427,7 @@ def run(config, workdir: str | None, *, on_open=None, on_trial=None) -> optuna.S
     if on_open is not None:
       on_open(study, worker_id)
     optimize(study, config, workdir, load_data(config, mesh), worker_id,
-             on_trial=on_trial and (lambda _, trial: on_trial(trial)))
+             on_trial=on_trial and (lambda _, trial: on_trial(trial)), progress=progress)
   return study
 
 
@@ -466,12 +469,13 @@ class Pick:
   reports: dict | None = None
 
 
-def pick(study: optuna.Study, config, workdir: str, config_file: str | None = None) -> Pick:
+def pick(study: optuna.Study, config, workdir: str, config_file: str | None = None, *,
+         progress=None) -> Pick:
   """Once no trial runs or waits: the best trial, tested once (with config.search.final_epochs,
   its design and recipe trained on the whole training set in <workdir>/final first, and that
   tested instead), and the command that trains it. Run again, it reuses the look it made.
 
-  `config_file` (as given to --config) starts the command.
+  `config_file` (as given to --config) starts the command; `progress` hears of the final run.
   """
   finished = study.get_trials(deepcopy=False)
   if busy := sum(not t.state.is_finished() for t in finished):
@@ -497,7 +501,8 @@ def pick(study: optuna.Study, config, workdir: str, config_file: str | None = No
     except ConfigError:
       return chosen  # Another worker is making the pick.
     if config.search.final_epochs:
-      train.train_and_evaluate(final, final_dir, data=train.load_splits(final, with_test=False))
+      train.train_and_evaluate(final, final_dir, data=train.load_splits(final, with_test=False),
+                               progress=progress)
     looks = study.user_attrs.get('test_looks', [])
     run = os.path.relpath(tested_dir, workdir)
     if look := next((look for look in looks if look['run'] == run), None):

@@ -17,7 +17,7 @@ import psutil
 from absl import logging
 from jax.experimental import multihost_utils
 
-from resnet_jax import (checkpoints, cifar10, console, data_sources, device_data, early_stopping,
+from resnet_jax import (checkpoints, cifar10, data_sources, device_data, early_stopping,
                         event_files, models, optim, parallel, pipelines, plots, preemption,
                         profiling, reports, run_config, run_record, steps, validation,
                         workdir_lock)
@@ -183,7 +183,7 @@ def eval_summary(eval_metrics: steps.EvalMetrics) -> dict[str, Any]:
 
 
 def train_and_evaluate(config, workdir: str, *, data=None, on_epoch=None,
-                       started: float | None = None) -> steps.TrainState:
+                       started: float | None = None, progress=None) -> steps.TrainState:
   """Trains (resuming from the newest checkpoint in `workdir`), evaluates, checkpoints.
 
   At the end it writes the test reports (of the best checkpoint, with early stopping) and the
@@ -196,6 +196,10 @@ def train_and_evaluate(config, workdir: str, *, data=None, on_epoch=None,
   called after each epoch's evaluation with `Trainer.evaluate_all`'s results, which returns
   True to stop the run there (its pruner: the run is checkpointed and recorded as pruned), and
   `started`, the Unix time its start-up counts from (default: the process's launch).
+
+  `progress` (the command line's `console.TrainingConsole`) hears of the run on process 0: its
+  set-up once, `start(**facts)`; `update(step)` at step boundaries; `end_epoch(metrics)` after
+  each epoch; `end(results, ...)` after the final reports. Without it the run prints nothing.
   """
   mesh = parallel.make_mesh()
   validation.check_config(config, num_devices=mesh.size, process_count=jax.process_count())
@@ -204,11 +208,12 @@ def train_and_evaluate(config, workdir: str, *, data=None, on_epoch=None,
           else contextlib.nullcontext())
   with lock, preemption.StopRequest() as stop:
     return _train(config, workdir, trainer, stop, on_epoch=on_epoch,
-                  started=_launched() if started is None else started)
+                  started=_launched() if started is None else started,
+                  progress=progress if jax.process_index() == 0 else None)
 
 
 def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest, *, on_epoch,
-           started: float) -> steps.TrainState:
+           started: float, progress) -> steps.TrainState:
   profile = profiling.StepTrace(workdir, config.profile_steps, trainer.num_steps)
   manager = checkpoints.create_manager(workdir, config.keep_checkpoints)
   state = trainer.initial_state()
@@ -236,12 +241,8 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest, *, o
   record = run_record.Session(workdir, first_step=first_step, num_steps=trainer.num_steps,
                               steps_per_epoch=trainer.steps_per_epoch,
                               enabled=jax.process_index() == 0)  # run.json, for --mode=runs.
-  # Console: the set-up line now, a bar and a line per epoch, a closing block at the end.
-  progress = console.Progress(num_steps=trainer.num_steps, steps_per_epoch=trainer.steps_per_epoch,
-                              batch_size=config.batch_size, first_step=first_step,
-                              enabled=jax.process_index() == 0)
-  if progress.enabled:
-    print(console.setup_line(
+  if progress:
+    progress.start(
         num_devices=trainer.mesh.size, platform=jax.default_backend(), model_config=config.model,
         num_params=models.count_params(optim.slow_params(state.params)),
         data=config.data.dir or 'tfds cifar10',
@@ -250,7 +251,7 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest, *, o
                   f'{early_stopping.DEFAULT_VAL_FRACTION:.0%} by default'
                   if stopper and not config.data.val_fraction else ''),
         num_steps=trainer.num_steps, steps_per_epoch=trainer.steps_per_epoch,
-        batch_size=config.batch_size, first_step=first_step), flush=True)
+        batch_size=config.batch_size, first_step=first_step)
   last_train = {}  # The latest logged train metrics, for the epoch's console line.
   unchecked = []  # (first step, finite flags) of chunks not yet read back: the host never
                   # waits on the chunk it just dispatched.
@@ -290,7 +291,8 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest, *, o
     start = step
     train_metrics = (chunk_metrics if train_metrics is None
                      else merged(train_metrics, chunk_metrics))
-    progress.update(step)
+    if progress:
+      progress.update(step)
     if step % config.log_every_steps == 0 or step == trainer.num_steps:
       summary = {f'train_{k}': v for k, v in train_metrics.compute().items()}
       summary['train_images_per_sec'] = ((step - last_log_step) * config.batch_size
@@ -315,7 +317,8 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest, *, o
       if train_metrics is not None:  # Steps not logged yet: their metrics are the freshest.
         last_train = {f'train_{k}': v for k, v in train_metrics.compute().items()
                       if k in ('loss', 'accuracy')}
-      progress.end_epoch(last_train | evaluated)
+      if progress:
+        progress.end_epoch(last_train | evaluated)
     stopping = _stop_requested(stop)
     if (stopping or early_stop or pruned or step == trainer.num_steps
         or (epoch_end and epoch % config.checkpoint_every_epochs == 0)
@@ -344,11 +347,11 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest, *, o
   record.end(step, outcome=outcome)
   if jax.process_index() == 0:
     plots.write_curves(workdir)
-    print(console.closing_block(
-        results, wall_secs=time.time() - started,
-        startup_secs=startup_secs, paths=console.run_paths(
-            workdir, os.path.join(workdir, checkpoints.LATEST)),
-        tta_views=device_data.num_tta_views(flip=config.tta_flip, shift=config.tta_shift)))
+  if progress:
+    progress.end(results, wall_secs=time.time() - started, startup_secs=startup_secs,
+                 workdir=workdir, checkpoints=os.path.join(workdir, checkpoints.LATEST),
+                 tta_views=device_data.num_tta_views(flip=config.tta_flip,
+                                                     shift=config.tta_shift))
   return state
 
 

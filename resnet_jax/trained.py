@@ -199,14 +199,15 @@ def get_config(path: str, overrides: dict | list[str] | tuple[str, ...] = ()
 
 def train_model(config, workdir: str) -> TrainedModel:
   """Trains `config` into `workdir` as `python launch.py --config FILE --workdir DIR` does
-  (resuming from its newest checkpoint), and loads the result as `load(workdir)`.
+  (resuming from its newest checkpoint, printing the same console), and loads the result as
+  `load(workdir)`.
 
   As launch.py, it uses the persistent compilation cache; the fast XLA:CPU flags (`cpu_tuning`)
   take effect only if JAX has not started yet in this process.
   """
   # pylint: disable-next=g-import-not-at-top
-  from resnet_jax import caches, cpu_tuning, train as training
+  from resnet_jax import caches, console, cpu_tuning, train as training
   cpu_tuning.use_fast_cpu_flags()
   caches.use_compilation_cache()
-  training.train_and_evaluate(config, workdir)
+  training.train_and_evaluate(config, workdir, progress=console.TrainingConsole())
   return load(workdir)

@@ -85,15 +85,16 @@ def write_cifar_python(root: pathlib.Path, num_train: int, num_test: int) -> pat
   return root
 
 
-def train_on_mock_data(config, workdir):
-  """train.train_and_evaluate on tfds' mock CIFAR-10 of 32 images (4 steps per epoch at batch 8).
+def train_on_mock_data(config, workdir, **options):
+  """train.train_and_evaluate on tfds' mock CIFAR-10 of 32 images (4 steps per epoch at batch 8),
+  with its keyword `options`.
 
   TensorFlow is imported here, not with this module: pytest-xdist's controller loads this file
   and never trains."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   from resnet_jax import train  # pylint: disable=g-import-not-at-top
   with tfds.testing.mock_data(num_examples=32):
-    return train.train_and_evaluate(config, str(workdir))
+    return train.train_and_evaluate(config, str(workdir), **options)
 
 
 def covered_by_zero_squares(zero, size):

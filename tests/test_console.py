@@ -1,5 +1,5 @@
-"""The console, without training: set-up line, progress bar, epoch lines, closing block, logging;
-and the workdir's config.json round trip."""
+"""The console: set-up line, progress bar, epoch lines, closing block, logging, and that a
+training run prints nothing but tells them; the workdir's config.json round trip."""
 
 import io
 import json
@@ -9,6 +9,7 @@ import pytest
 from absl import logging
 
 from resnet_jax import console, defaults, run_config
+from tests.helpers import tiny_config, train_on_mock_data
 
 
 class Clock:
@@ -86,11 +87,55 @@ def test_without_a_terminal_there_are_no_carriage_returns_and_few_lines():
       stream.getvalue())
 
 
-def test_disabled_progress_prints_nothing():
-  bar, _, stream = progress(tty=True, enabled=False)
-  bar.update(3)
-  bar.end_epoch({'test_accuracy': 0.5})
-  assert stream.getvalue() == ''
+def test_training_console_prints_setup_epochs_and_closing_block(tmp_path):
+  stream = io.StringIO()
+  shown = console.TrainingConsole(stream)
+  for run in range(2):  # One console, run after run (a search's trials).
+    shown.start(num_devices=1, platform='cpu', model_config=defaults.get_config().model,
+                num_params=1234, data='mock', pipeline='device', num_train=32, num_steps=8,
+                steps_per_epoch=4, batch_size=8, first_step=0)
+    for step in range(1, 9):
+      shown.update(step)
+      if step % 4 == 0:
+        shown.end_epoch({'val_accuracy': 0.5})
+  shown.end({'test': {'accuracy': 0.5, 'loss': 1.0}}, workdir=str(tmp_path),
+            checkpoints=str(tmp_path / 'checkpoints'), wall_secs=3, startup_secs=1, tta_views=1)
+  lines = stream.getvalue().splitlines()  # Not a terminal: no bar within a minute.
+  assert [line.split(' | ')[0] for line in lines[:1]] == ['1 cpu device']
+  assert [line.split('  ')[0] for line in lines[1:3]] == ['epoch 1/2', 'epoch 2/2']
+  assert lines[3] == lines[0] and lines[6].startswith('Done in 3s (1s to the first steps): '
+                                                      'test accuracy 50.00%, loss 1.')
+
+
+@pytest.mark.slow
+def test_the_training_loop_prints_nothing_and_tells_its_progress(tmp_path, capfd):
+  """The library's run is silent; the command line's console hears of it in order."""
+
+  class Recorder:
+    def __init__(self):
+      self.calls = []
+
+    def start(self, **facts):
+      self.calls.append(('start', facts['first_step'], facts['num_steps']))
+
+    def update(self, step):
+      self.calls.append(('update', step))
+
+    def end_epoch(self, metrics):
+      self.calls.append(('end_epoch', sorted(metrics)))
+
+    def end(self, results, **facts):
+      self.calls.append(('end', sorted(results), facts['workdir']))
+
+  recorder = Recorder()
+  train_on_mock_data(tiny_config(num_epochs=2), tmp_path, progress=recorder)
+  assert capfd.readouterr().out == ''
+  calls = recorder.calls
+  assert calls[0] == ('start', 0, 8) and calls[-1] == ('end', ['test'], str(tmp_path))
+  steps = [call[1] for call in calls if call[0] == 'update']
+  assert steps == sorted(set(steps)) and steps[-1] == 8
+  assert [call for call in calls if call[0] == 'end_epoch'] == 2 * [
+      ('end_epoch', ['test_accuracy', 'test_loss', 'train_accuracy', 'train_loss'])]
 
 
 def test_closing_block_has_accuracies_wall_time_and_paths(tmp_path):

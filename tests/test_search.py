@@ -146,6 +146,9 @@ BAD_SEARCH_SETTINGS = [  # (overrides, what the refusal says)
     (['--config.data.val_fraction=0.1', '--config.eval_every_epochs=2'],
      'config.eval_every_epochs=2: a search\'s trials report'),
     (['--config.model.channels=4'], 'config.model.channels=(4,) has 1 entries'),
+    (['--config.data.val_fraction=0.1', '--config.search.label_smoothing=0,0.2'],
+     "config.search.objective='val_loss' with config.search.label_smoothing=(0, 0.2): trials "
+     'smoothed differently'),
 ]
 
 

@@ -16,7 +16,7 @@ import time
 import optuna
 import pytest
 
-from resnet_jax import event_files, run_record, study, trials
+from resnet_jax import event_files, run_record, search_report, study, trials
 from resnet_jax.errors import ConfigError
 from tests.helpers import (ROOT, command_line_config, launch, saved_steps, tiny_config,
                            write_cifar_python)
@@ -72,7 +72,7 @@ def counted(found) -> list:
 
 @pytest.mark.slow
 def test_pruned_and_refused_trials_and_only_the_pick_sees_the_test_set(data_dir, tmp_path):
-  config = search_config(data_dir, **{'search.pruner': 'halving',
+  config = search_config(data_dir, **{'search.pruner': 'halving', 'search.min_epochs': 1,
                                       'search.reduction_factor': 2,
                                       'search.objective': 'val_loss'})
   workdir = tmp_path / 'search'
@@ -218,6 +218,18 @@ def test_a_trial_draws_the_same_design_whichever_worker_takes_it(data_dir):
 
   first = draws()
   assert draws() == first and len(set(map(str, first))) > 1
+
+
+def test_the_study_line_counts_started_and_queued_trials(data_dir, tmp_path):
+  config = search_config(data_dir)
+  found = optuna.create_study(study_name='s', direction=study.direction(config.search))
+  for _ in range(3):
+    found.enqueue_trial({'num_layers': 2})
+  trial = found.ask()
+  found.tell(trial, 1.0)
+  line = search_report.study_line(found, config, str(tmp_path), 'worker-1')
+  assert line.startswith(f"Study 's' in {tmp_path}/study.journal: 1 of 3 trials started, "
+                         '2 queued, none pruning on val_loss over up to 2 epochs;')
 
 
 @pytest.fixture(scope='module')

@@ -3,7 +3,6 @@ stopping chose, a profiler trace, a row in the table of runs), the Python API (t
 --mode=predict, --mode=export, and loading on one device what several devices wrote. One tiny run
 on the real subset serves all."""
 
-import contextlib
 import csv
 import gzip
 import io
@@ -21,7 +20,7 @@ import pytest
 from PIL import Image
 
 import resnet_jax
-from resnet_jax import early_stopping, event_files, run_record, train
+from resnet_jax import console, early_stopping, event_files, run_record, train
 from resnet_jax.errors import ConfigError
 from tests.helpers import PNG, REAL_SUBSET, ROOT, tiny_config, with_host_devices
 
@@ -41,10 +40,9 @@ def run_dir(tmp_path_factory):
                            'data.dir': str(REAL_SUBSET), 'data.train_fraction': 0.1,
                            'model.whitening': True, 'optimizer.lookahead_sync_period': 2,
                            'profile_steps': (2, 3)})
-  console = io.StringIO()
-  with contextlib.redirect_stdout(console):
-    train.train_and_evaluate(config, str(workdir))
-  (workdir.parent / 'console.txt').write_text(console.getvalue())
+  printed = io.StringIO()  # What the command line's console shows of the run.
+  train.train_and_evaluate(config, str(workdir), progress=console.TrainingConsole(printed))
+  (workdir.parent / 'console.txt').write_text(printed.getvalue())
   return workdir
 
 
