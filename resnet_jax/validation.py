@@ -330,9 +330,10 @@ def check_search(config) -> None:
                         'scaling needs a budget, an integer > 0')
     return
   if not config.data.val_fraction:
-    raise ConfigError(f'config.data.val_fraction={config.data.val_fraction!r}: a search ranks '
-                      'its trials on a validation split held out of the training set; set it, '
-                      'e.g. --config.data.val_fraction=0.1')
+    raise ConfigError('%s: a search ranks its trials on a validation split held out of the '
+                      'training set; set it, e.g. config.data.val_fraction=0.1',
+                      f'config.data.val_fraction={config.data.val_fraction!r}',  # As set: no flag.
+                      arguments=('config.data.val_fraction',))
   if not float(config.num_epochs).is_integer() or config.num_epochs < s.min_epochs:
     raise ConfigError(f'config.num_epochs={config.num_epochs!r}: a search\'s trials train whole '
                       'epochs, reporting after each, up to config.num_epochs; it must be a whole '
