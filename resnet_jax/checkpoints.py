@@ -81,14 +81,15 @@ def _check_matches(stored, expected, step, directory) -> None:
       if model(stored).get(k) != model(expected).get(k)]
   if differences:
     more = f' (and {len(differences) - 1} more differences)' if len(differences) > 1 else ''
-    raise ConfigError(f'the checkpoint at step {step} in {directory} holds another model: '
-                      f'{differences[0]}{more}. Use the config that made it, or another --workdir')
+    raise ConfigError('the checkpoint at step %s in %s holds another model: %s%s. Use the config '
+                      'that made it, or another workdir', step, directory, differences[0], more,
+                      arguments=('workdir',))
   optimizer = lambda shapes: sorted(v for k, v in shapes.items() if k.startswith('opt_state/'))
   if optimizer(stored) != optimizer(expected):
-    raise ConfigError(f'the checkpoint at step {step} in {directory} holds the state of another '
-                      f'optimizer ({len(optimizer(stored))} arrays there, '
-                      f'{len(optimizer(expected))} for config.optimizer); use the optimizer that '
-                      'made it, or another --workdir')
+    raise ConfigError('the checkpoint at step %s in %s holds the state of another optimizer (%s '
+                      'arrays there, %s for config.optimizer); use the optimizer that made it, or '
+                      'another workdir', step, directory, len(optimizer(stored)),
+                      len(optimizer(expected)), arguments=('workdir',))
 
 
 def restore_latest(manager: ocp.CheckpointManager, state):
@@ -129,11 +130,10 @@ def restore_latest(manager: ocp.CheckpointManager, state):
   if steps:
     reasons = '; '.join(sorted({what for what, _ in damaged.values()}))
     raise ConfigError(
-        f'no checkpoint in {directory} can be restored: those of '
-        f'step{"s" if len(steps) > 1 else ""} {", ".join(map(str, steps))} are damaged'
-        f'{f" ({reasons})" if reasons else ""} '
-        f'and were set aside in {aside}. To start the run over, move that folder away or choose '
-        'another --workdir')
+        'no checkpoint in %s can be restored: those of step%s %s are damaged%s and were set aside '
+        'in %s. To start the run over, move that folder away or choose another workdir',
+        directory, 's' if len(steps) > 1 else '', ', '.join(map(str, steps)),
+        f' ({reasons})' if reasons else '', aside, arguments=('workdir',))
   return None
 
 

@@ -16,7 +16,8 @@ several hosts, every host runs the same command plus --distributed (Cloud TPU, S
 or --coordinator_address, --num_processes and --process_id.
 
 Library functions return values and raise `errors.ConfigError` / `errors.InputError` (exit status
-2) or `errors.NonFiniteLoss` (1); this module prints and turns those into one line `error: ...`.
+2) or `errors.NonFiniteLoss` (1); this module prints and turns those into one line `error: ...`,
+which names the arguments they name as flags (`workdir` as `--workdir`).
 JAX and the library are imported only after the flags (so --help is fast) and after the CPU's XLA
 flags are set (JAX reads them once); TensorFlow only by the data that needs it.
 """
@@ -260,7 +261,7 @@ def _main(argv) -> None:
     start_backends()
     run(mode, argv[1:])
   except (errors.ConfigError, errors.InputError, errors.NonFiniteLoss) as e:
-    print(f'error: {e}', file=sys.stderr)
+    print(f'error: {e.command_line()}', file=sys.stderr)
     sys.exit(1 if isinstance(e, errors.NonFiniteLoss) else 2)
   except preemption.Preempted as e:
     print(e, file=sys.stderr)

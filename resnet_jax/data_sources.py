@@ -84,9 +84,10 @@ def _download(builder) -> None:
     for path in created:
       shutil.rmtree(path, ignore_errors=True)
     raise ConfigError(
-        f'could not download CIFAR-10 with tfds into {root} ({type(e).__name__}: '
-        f'{str(e).splitlines()[0][:200] if str(e) else host}). Without internet, point '
-        f'--config.data.dir at a local copy: {_LAYOUTS}') from None
+        'could not download CIFAR-10 with tfds into %s (%s: %s). Without internet, point '
+        'config.data.dir at a local copy: %s', root, type(e).__name__,
+        str(e).splitlines()[0][:200] if str(e) else host, _LAYOUTS,
+        arguments=('config.data.dir',)) from None
 
 
 def _to_numpy(data):

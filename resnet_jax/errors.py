@@ -1,16 +1,41 @@
 """The errors a run reports as one line, without a traceback; a leaf module, so any module can
 raise them."""
 
+import re
 
-class ConfigError(ValueError):
+
+class _Error(Exception):
+  """A message in the library's words, which may name `arguments`: the caller's arguments or
+  config fields (`workdir`, `config.data.dir`), which the command line gives as flags.
+
+  Such a message is a %-template with its `values` apart (`ConfigError('workdir=%s is ...',
+  workdir, arguments=('workdir',))`), so that no value (a path, another library's words) is read
+  as a name.
+  """
+
+  def __init__(self, message: str, *values, arguments: tuple[str, ...] = ()):
+    super().__init__(message % values if values else message)
+    self.template, self.values, self.arguments = message, values, arguments
+
+  def command_line(self) -> str:
+    """The message as the command line says it: each argument as its flag (`--workdir`) where it
+    stands as a word of its own, after the start, a space or '(' and before the end, a space or
+    one of '=,;:)'."""
+    template = self.template
+    for name in self.arguments:
+      template = re.sub(rf'(?<![^\s(]){re.escape(name)}(?=[\s=,;:)]|$)', f'--{name}', template)
+    return template % self.values if self.values else template
+
+
+class ConfigError(_Error, ValueError):
   """A mistake in the config, the flags or the data's location or layout: exit status 2."""
 
 
-class InputError(ValueError):
+class InputError(_Error, ValueError):
   """Images or labels given to a trained model that it cannot take: exit status 2."""
 
 
-class NonFiniteLoss(Exception):
+class NonFiniteLoss(_Error):
   """The loss became NaN or infinite; the run stopped without saving: exit status 1."""
 
 

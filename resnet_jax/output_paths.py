@@ -1,5 +1,6 @@
-"""Whether what a mode will write can be written, checked before any work: a path that cannot
-is refused in one line naming its flag, instead of a traceback after the work is done."""
+"""Whether what a mode will write can be written, checked by the command line before any work
+(before JAX starts): a path that cannot is refused in one line naming its flag, instead of a
+traceback after the work is done."""
 
 import os
 import tempfile

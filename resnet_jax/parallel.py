@@ -26,9 +26,10 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     jax.distributed.initialize(coordinator_address, num_processes, process_id)
   except (ValueError, TypeError) as e:  # Missing or inconsistent process settings.
     raise ConfigError(
-        f'cannot start the multi-process runtime ({str(e).rstrip(".")}); give '
-        '--coordinator_address=HOST:PORT (of process 0), --num_processes and --process_id, or '
-        'run under Cloud TPU, SLURM or Open MPI, whose settings JAX detects') from None
+        'cannot start the multi-process runtime (%s); give coordinator_address=HOST:PORT (of '
+        'process 0), num_processes and process_id, or run under Cloud TPU, SLURM or Open MPI, '
+        'whose settings JAX detects', str(e).rstrip('.'),
+        arguments=('coordinator_address', 'num_processes', 'process_id')) from None
 
 
 def make_mesh(devices=None) -> jax.sharding.Mesh:

@@ -22,8 +22,8 @@ def write_curves(workdir: str) -> list[str]:
   """
   scalars = event_files.read_scalars(workdir)
   if not any(tag in scalars for tags in CURVES.values() for tag in tags):
-    raise ConfigError(f'no training metrics (TensorBoard event files) in {workdir}; point '
-                      '--workdir at a run of --mode=train')
+    raise ConfigError('no training metrics (TensorBoard event files) in %s; point workdir at a '
+                      'run of mode=train', workdir, arguments=('workdir', 'mode'))
   steps_per_epoch, x_label = 1, 'step'
   if scalars.get('epoch'):
     last = max(scalars['epoch'])

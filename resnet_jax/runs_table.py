@@ -120,17 +120,18 @@ def hardware_text(session: dict[str, Any]) -> str:
   return text + (f' on {processes} hosts' if processes > 1 else '')
 
 
-def build(folder: str, defaults=None) -> list[dict[str, Any]]:
-  """The rows of every run under `folder`, best test accuracy first (runs without one last),
-  then best validation accuracy, then path."""
-  if not os.path.isdir(folder):
-    raise ConfigError(f'--workdir={folder} is not a folder; give a folder holding runs')
-  workdirs = find_runs(folder)
-  if not workdirs:
-    raise ConfigError(f'no runs under --workdir={folder} (a run is a folder with '
-                      f'{run_config.FILENAME}); give the folder your runs are in')
+def build(workdir: str, defaults=None) -> list[dict[str, Any]]:
+  """The rows of every run under the folder `workdir`, best test accuracy first (runs without
+  one last), then best validation accuracy, then path."""
+  if not os.path.isdir(workdir):
+    raise ConfigError('workdir=%s is not a folder; give a folder holding runs', workdir,
+                      arguments=('workdir',))
+  runs = find_runs(workdir)
+  if not runs:
+    raise ConfigError('no runs under workdir=%s (a run is a folder with %s); give the folder '
+                      'your runs are in', workdir, run_config.FILENAME, arguments=('workdir',))
   cache = {}
-  rows = [run_row(folder, workdir, defaults, cache) for workdir in workdirs]
+  rows = [run_row(workdir, run, defaults, cache) for run in runs]
   return sorted(rows, key=lambda r: (r['best_test_accuracy'] is None,
                                      -(r['best_test_accuracy'] or 0),
                                      -(r['best_val_accuracy'] or 0), r['run']))

@@ -144,9 +144,10 @@ def open_storage(search_config, workdir: str) -> optuna.storages.BaseStorage:
   except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, RuntimeError) as e:
     # The driver's own words for a connection error; the missing module for a missing driver.
     reason = getattr(e, 'orig', None) or e.__cause__ or e
-    raise ConfigError(f'config.search.storage={where}: {_one_line(reason)}; give a URL that '
-                      'Optuna takes, e.g. postgresql+psycopg://user:password@host:5432/db, or '
-                      'leave it empty for a journal file in --workdir') from None
+    raise ConfigError('config.search.storage=%s: %s; give a URL that Optuna takes, e.g. '
+                      'postgresql+psycopg://user:password@host:5432/db, or leave it empty for a '
+                      'journal file in workdir', where, _one_line(reason),
+                      arguments=('workdir',)) from None
 
 
 def _one_line(error: Exception) -> str:
@@ -192,12 +193,14 @@ def open_study(config, workdir: str, storage) -> optuna.Study:
     study.set_user_attr('space', record)
   elif stored != record:
     field = next(f for f in sorted(set(stored) | set(record)) if stored.get(f) != record.get(f))
-    where = search_report.storage_text(s.storage) if s.storage else f'{JOURNAL} in --workdir'
+    where = '%s' if s.storage else '%s in workdir'  # The storage: its URL, or the journal.
     raise ConfigError(
-        f'the study {name!r} ({where}) was started with config.{field}='
-        f'{_text(stored.get(field))} and this command has {_text(record.get(field))}; a study '
-        'keeps its search space: run it as it was, or start another (a new --workdir, or '
-        '--config.search.study_name)')
+        f'the study %r ({where}) was started with config.%s=%s and this command has %s; a study '
+        'keeps its search space: run it as it was, or start another (a new workdir, or '
+        'config.search.study_name)', name,
+        search_report.storage_text(s.storage) if s.storage else JOURNAL, field,
+        _text(stored.get(field)), _text(record.get(field)),
+        arguments=('workdir', 'config.search.study_name'))
   return optuna.load_study(study_name=name, storage=storage, sampler=_sampler(config),
                            pruner=_pruner(config))
 
@@ -343,7 +346,7 @@ class Objective:
       train.train_and_evaluate(config, trials.run_dir(self.workdir, trial), data=self.data,
                                on_epoch=on_epoch, started=started, progress=self.progress)
     except NonFiniteLoss as e:
-      trial.set_user_attr('failure', str(e))
+      trial.set_user_attr('failure', e.command_line())  # For the trial lines, which give flags.
       raise
     finally:
       trial.set_user_attr('seconds', time.time() - started)
@@ -408,8 +411,9 @@ def run(config, workdir: str | None, *, on_open=None, on_trial=None,
   """
   validation.check_search(config)
   if not workdir:
-    raise ConfigError('--workdir is required for a search: its trials train in '
-                      '<workdir>/trial-NNNN (or --config.search.preview=True lists designs)')
+    raise ConfigError('workdir is required for a search: its trials train in '
+                      '<workdir>/trial-NNNN (or config.search.preview=True lists designs)',
+                      arguments=('workdir', 'config.search.preview'))
   if jax.process_count() > 1:
     raise ConfigError('a search runs one worker per process: start the same command once per '
                       'GPU or machine, without --distributed; they share the study')
@@ -443,9 +447,9 @@ def check_folders(study: optuna.Study, workdir: str, folders: set[str]) -> None:
   so a folder a worker makes meanwhile belongs to a trial that is read."""
   ours = {os.path.basename(trials.run_dir(workdir, t)) for t in study.get_trials(deepcopy=False)}
   if strangers := sorted(folders - ours):
-    raise ConfigError(
-        f'{os.path.join(workdir, strangers[0])} is no run of the study '
-        f'{study.study_name!r}: it is left from another study; give this search a new --workdir')
+    raise ConfigError('%s is no run of the study %r: it is left from another study; give this '
+                      'search a new workdir', os.path.join(workdir, strangers[0]),
+                      study.study_name, arguments=('workdir',))
 
 
 @dataclasses.dataclass(frozen=True)

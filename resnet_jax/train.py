@@ -265,9 +265,10 @@ def _train(config, workdir, trainer: Trainer, stop: preemption.StopRequest, *, o
           continue
         latest = manager.latest_step()
         raise NonFiniteLoss(
-            f'the loss or update at step {bad_step} is not finite (NaN or inf); stopped '
-            f'without saving. The newest checkpoint ({"none" if latest is None else latest}) '
-            f'is intact. Lower the learning rate, or set --config.nonfinite_loss=skip')
+            'the loss or update at step %s is not finite (NaN or inf); stopped without saving. '
+            'The newest checkpoint (%s) is intact. Lower the learning rate, or set '
+            'config.nonfinite_loss=skip', bad_step, 'none' if latest is None else latest,
+            arguments=('config.nonfinite_loss',))
     unchecked.clear()
 
   train_metrics, last_log_step, last_log_time = None, first_step, time.time()
@@ -386,8 +387,8 @@ def evaluate_checkpoint(config, workdir: str, *, note: str = '') -> dict[str, di
   manager = os.path.isdir(directory) and checkpoints.create_manager(workdir,
                                                                      config.keep_checkpoints)
   if not manager or manager.latest_step() is None:
-    raise ConfigError(f'no checkpoint in {directory}; train first '
-                      '(--mode=train) or point --workdir at a trained run')
+    raise ConfigError('no checkpoint in %s; train first (mode=train) or point workdir at a '
+                      'trained run', directory, arguments=('mode', 'workdir'))
   trainer = Trainer(config, mesh, with_train_data=False)
   state = checkpoints.restore_latest(manager, trainer.initial_state())  # Or a ConfigError.
   selected_by = 'the newest checkpoint'

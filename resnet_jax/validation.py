@@ -330,9 +330,10 @@ def check_search(config) -> None:
                         'scaling needs a budget, an integer > 0')
     return
   if not config.data.val_fraction:
-    raise ConfigError(f'config.data.val_fraction={config.data.val_fraction!r}: a search ranks '
-                      'its trials on a validation split held out of the training set; set it, '
-                      'e.g. --config.data.val_fraction=0.1')
+    raise ConfigError('%s: a search ranks its trials on a validation split held out of the '
+                      'training set; set it, e.g. config.data.val_fraction=0.1',
+                      f'config.data.val_fraction={config.data.val_fraction!r}',  # As set: no flag.
+                      arguments=('config.data.val_fraction',))
   least = 1 if s.pruner == 'none' else s.min_epochs
   if not float(config.num_epochs).is_integer() or config.num_epochs < least:
     raise ConfigError(f'config.num_epochs={config.num_epochs!r}: a search\'s trials train whole '
@@ -343,7 +344,9 @@ def check_search(config) -> None:
     raise ConfigError(f'config.eval_every_epochs={config.eval_every_epochs}: a search\'s trials '
                       'report their validation metric after every epoch; set it to 1')
   if s.objective == 'val_loss' and s.label_smoothing:
-    raise ConfigError(f'config.search.objective={s.objective!r} with config.search.'
-                      f'label_smoothing={tuple(s.label_smoothing)}: trials smoothed differently '
-                      'reach different losses at the same accuracy, so the loss cannot rank '
-                      "them; set config.search.objective='val_accuracy'")
+    raise ConfigError('%s with %s: trials smoothed differently reach different losses at the '
+                      'same accuracy, so the loss cannot rank them; set '
+                      'config.search.objective=val_accuracy',
+                      f'config.search.objective={s.objective!r}',  # As set: no flag.
+                      f'config.search.label_smoothing={tuple(s.label_smoothing)}',
+                      arguments=('config.search.objective',))

@@ -19,8 +19,8 @@ def exclusive(workdir: str):
     except BlockingIOError:
       f.seek(0)
       owner = f.read().strip() or 'another process'
-      raise ConfigError(f'--workdir={workdir} is in use by a running job ({owner}); wait for it '
-                        'to finish, or choose another --workdir') from None
+      raise ConfigError('workdir=%s is in use by a running job (%s); wait for it to finish, or '
+                        'choose another workdir', workdir, owner, arguments=('workdir',)) from None
     f.seek(0)
     f.truncate()
     f.write(f'pid {os.getpid()} on {socket.gethostname()}\n')

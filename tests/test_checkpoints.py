@@ -96,7 +96,8 @@ def test_damaged_checkpoints_are_set_aside_and_none_left_is_refused(tmp_path, ca
                             'those of steps 3, 6 are damaged (')
   assert what in message and '\n' not in message
   assert message.endswith(f'and were set aside in {aside}. To start the run over, move that '
-                          'folder away or choose another --workdir')
+                          'folder away or choose another workdir')
+  assert refused.value.command_line() == message.removesuffix('workdir') + '--workdir'
   assert sorted(os.listdir(aside)) == ['3', '6'] and os.listdir(tmp_path / 'checkpoints') == []
   assert not orbax_records(caplog)  # Orbax's own lines are held back: ours say what they meant.
   # Again, with nothing left to try: still refused, never started over.

@@ -129,8 +129,9 @@ def test_the_table_is_printed_and_written_as_csv_markdown_and_a_plot(runs, capsy
 
 
 def test_a_folder_without_runs_is_refused(tmp_path):
-  with pytest.raises(ConfigError, match='no runs under --workdir='):
+  with pytest.raises(ConfigError, match='no runs under workdir=') as refused:
     runs_table.build(str(tmp_path))
+  assert refused.value.command_line().startswith('no runs under --workdir=')
   with pytest.raises(ConfigError, match='is not a folder'):
     runs_table.build(str(tmp_path / 'missing'))
 

@@ -167,8 +167,9 @@ def test_bad_search_settings_are_refused():
 
 def test_a_search_needs_a_workdir_and_a_sane_fraction():
   config = search_config(**{'data.val_fraction': 0.1})
-  with pytest.raises(ConfigError, match='--workdir is required for a search'):
+  with pytest.raises(ConfigError, match='^workdir is required for a search') as refused:
     study.run(config, workdir=None)
+  assert refused.value.command_line().startswith('--workdir is required for a search')
   config = tiny_config(**{'data.train_fraction': 0.0})
   with pytest.raises(ConfigError, match='config.data.train_fraction=0.0'):
     validation.check_config(config, num_devices=jax.device_count())

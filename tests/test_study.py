@@ -194,10 +194,12 @@ def test_a_changed_search_space_is_refused_and_the_study_untouched(data_dir, tmp
   study.open_study(config, workdir, study.open_storage(config.search, workdir))
   journal = (tmp_path / 'search' / study.JOURNAL).read_bytes()
   changed = search_config(data_dir, **{'search.blocks': (1, 2, 3)})
-  with pytest.raises(ConfigError, match=r"^the study 'search' \(study.journal in --workdir\) was "
+  with pytest.raises(ConfigError, match=r"^the study 'search' \(study.journal in workdir\) was "
                                         r'started with config.search.blocks=1,2 and this command '
-                                        r'has 1,2,3; a study keeps its search space'):
+                                        r'has 1,2,3; a study keeps its search space') as refused:
     study.open_study(changed, workdir, study.open_storage(changed.search, workdir))
+  assert refused.value.command_line().startswith(
+      "the study 'search' (study.journal in --workdir) was started with config.search.blocks=1,2")
   assert (tmp_path / 'search' / study.JOURNAL).read_bytes() == journal
   more = search_config(data_dir, **{'search.trials': 9})  # The budget may change.
   study.open_study(more, workdir, study.open_storage(more.search, workdir))

@@ -41,8 +41,9 @@ def test_tfds_download_gets_as_far_as_the_network(offline, monkeypatch):
 
 def test_offline_without_a_local_copy_fails_fast_and_leaves_nothing(offline):
   start = time.monotonic()
-  with pytest.raises(ConfigError, match=r'could not download CIFAR-10 .*--config\.data\.dir'):
+  with pytest.raises(ConfigError, match=r'could not download CIFAR-10 .* config\.data\.dir') as e:
     data_sources.load_split(defaults.get_config().data, 'test')
+  assert 'point --config.data.dir at a local copy' in e.value.command_line()
   assert time.monotonic() - start < 30
   data, temp = offline
   assert list(data.iterdir()) == [] and list(temp.iterdir()) == []  # No /tmp/tmp*tfds either.
