@@ -233,7 +233,6 @@ def closing_block(results: dict[str, dict], *, wall_secs: float, paths: dict[str
                                    for label, path in paths.items()])
 
 
-
 class TrainingConsole:
   """A training run on the console: the set-up line, a `Progress` bar and line per epoch, and
   the closing block. One console serves run after run (a search's trials)."""
