@@ -15,6 +15,7 @@ from ml_collections import config_flags
 
 from configs import tiny
 from resnet_jax import models
+from resnet_jax.errors import ConfigError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 REAL_SUBSET = pathlib.Path(os.environ.get('RESNET_JAX_SHARED_DATA', ROOT.parent / 'shared' / 'data')
@@ -50,6 +51,20 @@ def command_line_config(*args, config='configs/tiny.py'):
     flags.DEFINE_string(name, None, '', flag_values=flag_values)
   flag_values(argv)
   return flag_values
+
+
+def unrefused(cases, check) -> list[str]:
+  """The (overrides, expected) cases that `check(overrides)` accepts, or refuses with a
+  ConfigError lacking `expected`, each named: a table-driven test asserts there are none."""
+  failures = []
+  for overrides, expected in cases:
+    try:
+      check(overrides)
+      failures.append(f'{overrides}: accepted')
+    except ConfigError as e:
+      if expected not in str(e):
+        failures.append(f'{overrides}: {str(e)!r} lacks {expected!r}')
+  return failures
 
 
 TINY_FLAGS = ['--config', 'configs/tiny.py']  # tiny_config on the command line.

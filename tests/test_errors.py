@@ -65,19 +65,15 @@ def test_the_words_of_jax_in_a_message_stay_as_jax_wrote_them(monkeypatch):
 
 @pytest.mark.slow
 def test_the_command_line_says_the_same_in_flags(tmp_path):
-  with pytest.raises(ConfigError) as refused:
-    runs_table.build(str(tmp_path))
-  assert str(refused.value) == (f'no runs under workdir={tmp_path} (a run is a folder with '
-                                'config.json); give the folder your runs are in')
-  proc = launch('--workdir', str(tmp_path), '--mode=runs')
-  assert proc.returncode == 2 and proc.stderr.splitlines() == [
-      f'error: no runs under --workdir={tmp_path} (a run is a folder with config.json); give the '
-      'folder your runs are in']
-  with pytest.raises(ConfigError) as refused:
-    plots.write_curves(str(tmp_path))
-  assert str(refused.value) == (f'no training metrics (TensorBoard event files) in {tmp_path}; '
-                                'point workdir at a run of mode=train')
-  proc = launch('--workdir', str(tmp_path), '--mode=plot')
-  assert proc.returncode == 2 and proc.stderr.splitlines() == [
-      f'error: no training metrics (TensorBoard event files) in {tmp_path}; point --workdir at a '
-      'run of --mode=train']
+  said = {  # mode: (the library's call, its message, with {} where the command line puts '--').
+      'runs': (runs_table.build, f'no runs under {{}}workdir={tmp_path} (a run is a folder with '
+               'config.json); give the folder your runs are in'),
+      'plot': (plots.write_curves, f'no training metrics (TensorBoard event files) in {tmp_path}; '
+               'point {}workdir at a run of {}mode=train')}
+  for mode, (call, message) in said.items():
+    with pytest.raises(ConfigError) as refused:
+      call(str(tmp_path))
+    assert str(refused.value) == message.format('', '')
+    proc = launch('--workdir', str(tmp_path), f'--mode={mode}')
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        'error: ' + message.format('--', '--')]
