@@ -112,7 +112,7 @@ def export(workdir: str, output: str | None, checkpoint: str) -> None:
   path = model.export(output)
   _print(f'Exported the checkpoint of step {model.step} ({model.checkpoint}) for '
          f'{" and ".join(exporting.PLATFORMS)} to {path} ({os.path.getsize(path):,} bytes), with '
-         f'{os.path.join(os.path.dirname(path), "model.json")}: it runs with JAX alone '
+         f'{os.path.join(os.path.dirname(path), exporting.DESCRIPTION)}: it runs with JAX alone '
          '(see the docs, "Using a trained model").')
 
 

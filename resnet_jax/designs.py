@@ -7,6 +7,12 @@ from typing import NamedTuple
 from resnet_jax import models
 
 
+def doubling(first: int, num_layers: int) -> tuple[int, ...]:
+  """C_i of `num_layers` layers from C_1 = `first`, each layer doubling it, as a search draws
+  them."""
+  return tuple(first * 2 ** i for i in range(num_layers))
+
+
 class Design(NamedTuple):
   """A ResNet shape: B_i, C_i, F_i and K_i per residual layer, and the pool size P."""
   blocks: tuple[int, ...]

@@ -25,6 +25,7 @@ from resnet_jax import atomic_files, cifar10
 # Where the export runs. Lowering for CUDA needs no GPU (nor CUDA's jaxlib plugin).
 PLATFORMS = ('cpu', 'cuda')
 DIRECTORY = 'export'  # Inside the workdir, by default.
+MODEL, DESCRIPTION = 'model.jax', 'model.json'  # The two files, in that folder.
 REQUIRES = 'pip install jax flatbuffers'  # All a Python needs to run an export.
 
 
@@ -52,7 +53,7 @@ def write(model, directory: str | None = None) -> str:
       'workdir': model.workdir, 'step': model.step, 'checkpoint': model.checkpoint,
   }
   os.makedirs(directory, exist_ok=True)
-  paths = [os.path.join(directory, name) for name in ('model.jax', 'model.json')]
+  paths = [os.path.join(directory, name) for name in (MODEL, DESCRIPTION)]
   atomic_files.write(paths[0], bytes(exported.serialize()))
   atomic_files.write(paths[1], json.dumps(description, indent=2) + '\n')
   return paths[0]

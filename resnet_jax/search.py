@@ -84,7 +84,7 @@ def grid(search_config, model_config) -> list[tuple[int, designs.Design]]:
     for c1, f, k, p in itertools.product(s.channels, itertools.product(s.conv_kernel, repeat=n),
                                          itertools.product(s.skip_kernel, repeat=n),
                                          _pools(s.pool, n)):
-      channels = tuple(c1 * 2 ** i for i in range(n))
+      channels = designs.doubling(c1, n)
       for blocks in itertools.product(s.blocks, repeat=n):
         design = designs.Design(blocks, channels, f, k, p)
         count = count_params(design, model_config)

@@ -32,7 +32,7 @@ def study_line(study: optuna.Study, config, workdir: str, worker_id: str) -> str
   found = study.get_trials(deepcopy=False)
   used = trials.slots_used(found)
   queued = trials.slots_used(t for t in found if t.state == optuna.trial.TrialState.WAITING)
-  where = storage_text(s.storage) if s.storage else os.path.join(workdir, 'study.journal')
+  where = storage_text(s.storage) if s.storage else os.path.join(workdir, trials.JOURNAL)
   return (f'Study {study.study_name!r} in {where}: {len(used - queued)} of {s.trials} trials '
           f'started' + (f', {len(queued)} queued' if queued else '') + ', '
           f'{s.pruner} pruning on {s.objective} over up to {config.num_epochs:g} epochs; this '

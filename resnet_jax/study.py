@@ -31,11 +31,10 @@ import optuna
 import sqlalchemy
 from absl import logging
 
-from resnet_jax import (designs, models, parallel, preemption, run_config, search,
+from resnet_jax import (checkpoints, designs, models, parallel, preemption, run_config, search,
                         search_report, train, trials, validation, workdir_lock)
 from resnet_jax.errors import ConfigError, NonFiniteLoss
 
-JOURNAL = 'study.journal'  # The default storage, in the workdir.
 FINAL = 'final'  # The folder of the final run (config.search.final_epochs).
 LOCKS = 'locks'  # Workers' locks, and the lock of the pick.
 # Recipe fields a search may range over: (config.search field, config field, log scale).
@@ -76,8 +75,7 @@ class Space:
     pool = trial.suggest_categorical('pool', s.pool)
     recipe = {field: trial.suggest_float(name, *s[name], log=log)
               for name, field, log in RECIPE if s[name]}
-    return designs.Design(channels=tuple(c1 * 2 ** i for i in range(n)), pool=pool,
-                         **per_layer), recipe
+    return designs.Design(channels=designs.doubling(c1, n), pool=pool, **per_layer), recipe
 
   def refusal(self, design: designs.Design) -> str | None:
     """Why `design` is not trained, or None: a pool wider than its last feature map, or more
@@ -97,7 +95,7 @@ class Space:
     is validated as a model too."""
     s, budget = self.search, self.config.model.max_params
     candidates = [designs.Design((min(s.blocks),) * n,
-                                 tuple(min(s.channels) * 2 ** i for i in range(n)),
+                                 designs.doubling(min(s.channels), n),
                                  (min(s.conv_kernel),) * n, (min(s.skip_kernel),) * n, pool)
                   for n in s.num_layers for pool in s.pool if pool <= search.final_size(n)]
     if not candidates:
@@ -128,7 +126,7 @@ def open_storage(search_config, workdir: str) -> optuna.storages.BaseStorage:
   if not url:
     os.makedirs(workdir, exist_ok=True)
     return optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(os.path.join(workdir, JOURNAL)))
+        optuna.storages.journal.JournalFileBackend(os.path.join(workdir, trials.JOURNAL)))
   where = search_report.storage_text(url)
   if url.startswith('sqlite'):
     logging.warning('config.search.storage=%s: SQLite takes one writer at a time, so workers may '
@@ -198,7 +196,7 @@ def open_study(config, workdir: str, storage) -> optuna.Study:
         f'the study %r ({where}) was started with config.%s=%s and this command has %s; a study '
         'keeps its search space: run it as it was, or start another (a new workdir, or '
         'config.search.study_name)', name,
-        search_report.storage_text(s.storage) if s.storage else JOURNAL, field,
+        search_report.storage_text(s.storage) if s.storage else trials.JOURNAL, field,
         _text(stored.get(field)), _text(record.get(field)),
         arguments=('workdir', 'config.search.study_name'))
   return optuna.load_study(study_name=name, storage=storage, sampler=_sampler(config),
@@ -497,7 +495,7 @@ def pick(study: optuna.Study, config, workdir: str, config_file: str | None = No
     tested, tested_dir = final, final_dir
   else:
     tested, tested_dir = trial_config(config, design, recipe), trials.run_dir(workdir, best)
-    if not os.path.isdir(os.path.join(tested_dir, 'checkpoints')):
+    if not os.path.isdir(os.path.join(tested_dir, checkpoints.LATEST)):
       return chosen  # Trained on another machine: the command there tests it.
   with contextlib.ExitStack() as stack:
     try:

@@ -1,5 +1,5 @@
-"""A search's trials as the budget and the run folders see them, shared by `study` (which runs
-them) and `search_report` (which reads them).
+"""A search's trials as the budget and the run folders see them, and the names in a search's
+workdir, shared by `study` (which runs them) and `search_report` (which reads them).
 
 A trial that a dead or stopped worker left is failed and retried as a new trial; the retry
 inherits the user attribute `slot` (the number of the trial it retries), so it counts once in
@@ -9,6 +9,7 @@ the budget and trains in the same run folder, resuming its checkpoint.
 import os
 
 PREFIX = 'trial-'  # Of every trial's run folder in the search's workdir.
+JOURNAL = 'study.journal'  # The default storage of the study, in the search's workdir.
 
 
 def slot(trial) -> int:

@@ -45,7 +45,7 @@ def search_config(data_dir, **overrides):
 
 def journal_study(workdir) -> optuna.Study:
   storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
-      str(workdir / study.JOURNAL)))
+      str(workdir / trials.JOURNAL)))
   return optuna.load_study(study_name=os.path.basename(workdir), storage=storage)
 
 
@@ -83,7 +83,7 @@ def test_pruned_and_refused_trials_and_only_the_pick_sees_the_test_set(data_dir,
   refused = [t for t in found.get_trials() if trials.refused(t)]
   assert refused and all('over the budget of 2,000' in t.user_attrs['refused'] for t in refused)
   assert sorted(os.listdir(workdir)) == sorted(
-      ['locks', study.JOURNAL] + [f'trial-{n:04d}' for n in states])  # None for the refused.
+      ['locks', trials.JOURNAL] + [f'trial-{n:04d}' for n in states])  # None for the refused.
   assert [t.number for t in lines] == [t.number for t in found.get_trials()]  # One line each.
   for number, state in states.items():
     run = workdir / f'trial-{number:04d}'
@@ -155,13 +155,13 @@ def test_a_killed_workers_trial_is_resumed_and_counted_once(data_dir, tmp_path):
   assert sorted(os.listdir(workdir / 'locks')) == ['pick']  # The dead worker's lock is gone.
   assert found.user_attrs['test_looks'][0]['run'] == 'trial-0000'
 
-  journal = (workdir / study.JOURNAL).read_bytes()  # The same study with another space:
+  journal = (workdir / trials.JOURNAL).read_bytes()  # The same study with another space:
   proc = launch(*search_command(data_dir, workdir, **settings | {'search.blocks': (1, 2)})[2:])
   assert proc.returncode == 2 and proc.stderr.count('\n') == 1, proc.stderr
   assert proc.stderr.startswith("error: the study 'search' (study.journal in --workdir) was "
                                 'started with config.search.blocks=1 and this command has '
                                 '1,2')
-  assert (workdir / study.JOURNAL).read_bytes() == journal
+  assert (workdir / trials.JOURNAL).read_bytes() == journal
 
 
 def free_port() -> int:
@@ -192,7 +192,7 @@ def test_a_changed_search_space_is_refused_and_the_study_untouched(data_dir, tmp
   workdir = str(tmp_path / 'search')
   config = search_config(data_dir)
   study.open_study(config, workdir, study.open_storage(config.search, workdir))
-  journal = (tmp_path / 'search' / study.JOURNAL).read_bytes()
+  journal = (tmp_path / 'search' / trials.JOURNAL).read_bytes()
   changed = search_config(data_dir, **{'search.blocks': (1, 2, 3)})
   with pytest.raises(ConfigError, match=r"^the study 'search' \(study.journal in workdir\) was "
                                         r'started with config.search.blocks=1,2 and this command '
@@ -200,7 +200,7 @@ def test_a_changed_search_space_is_refused_and_the_study_untouched(data_dir, tmp
     study.open_study(changed, workdir, study.open_storage(changed.search, workdir))
   assert refused.value.command_line().startswith(
       "the study 'search' (study.journal in --workdir) was started with config.search.blocks=1,2")
-  assert (tmp_path / 'search' / study.JOURNAL).read_bytes() == journal
+  assert (tmp_path / 'search' / trials.JOURNAL).read_bytes() == journal
   more = search_config(data_dir, **{'search.trials': 9})  # The budget may change.
   study.open_study(more, workdir, study.open_storage(more.search, workdir))
 
